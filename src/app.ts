@@ -1,0 +1,55 @@
+// buildApp(config): the whole service as one ready, non-listening Fastify instance.
+// server.ts reads the environment and listens; tests call buildApp with a config object.
+import Fastify, { LogController, type FastifyServerOptions } from 'fastify'
+import cors from '@fastify/cors'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Config } from './config.js'
+import connections from './plugins/connections.js'
+import errorHandler from './plugins/error-handler.js'
+import openapi from './plugins/openapi.js'
+import healthRoutes from './routes/health.js'
+import sendRoutes from './routes/send.js'
+import wsRoutes from './routes/ws.js'
+import { formatValidationError } from './validation.js'
+
+export interface BuildOptions {
+  /** Passed to Fastify: false (default) for silence, or pino options. */
+  logger?: FastifyServerOptions['logger']
+}
+
+export async function buildApp (config: Config, options: BuildOptions = {}) {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: config.bodyLimit,
+    // Request lines would cost every send a log write; connects, closes and offline skips are logged instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    schemaErrorFormatter: formatValidationError,
+    ajv: {
+      // A typo such as "reciever" or a number where text belongs is a 400, never silently dropped or coerced.
+      customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true }
+    }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+  // JSON only: Fastify's built-in text/plain parser would turn a plain-text body into a confusing 400 instead of a 415.
+  app.removeContentTypeParser('text/plain')
+
+  await app.register(cors, {
+    origin: config.allowedOrigins,
+    methods: ['GET', 'POST'],
+    allowedHeaders: ['Content-Type', 'Authorization', 'X-Request-Id'],
+    maxAge: 600
+  })
+  await app.register(connections, { maxBufferedBytes: config.maxBufferedBytes })
+  await app.register(errorHandler)
+  await app.register(openapi)
+  await app.register(healthRoutes)
+  await app.register(sendRoutes, { maxMessageLength: config.maxMessageLength })
+  await app.register(wsRoutes, {
+    maxConnectionsPerUser: config.maxConnectionsPerUser,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    closeGraceMs: Math.min(2000, Math.floor(config.shutdownTimeoutMs / 2))
+  })
+  await app.ready()
+  return app
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>

@@ -1,0 +1,119 @@
+// The heart of pushwire: which sockets are open, indexed by user and by topic, and the writes to them.
+// No Fastify in here: routes talk to this narrow interface, so a Redis-backed fan-out can sit behind it later.
+import { WebSocket } from 'ws'
+import type { OutgoingMessage } from './message.js'
+import type { FrameFormat } from './schemas/ws.js'
+
+export const CLOSE_SLOW_CONSUMER = 1013
+
+const TEXT_FRAME = { binary: false } as const
+
+/** One open WebSocket of one user. */
+export class Connection {
+  /** Cleared when a ping goes out, set again by the pong; see the heartbeat in routes/ws.ts. */
+  isAlive = true
+
+  constructor (
+    readonly id: string,
+    readonly userId: string,
+    readonly topics: readonly string[],
+    readonly format: FrameFormat,
+    readonly socket: WebSocket
+  ) {}
+}
+
+export interface ConnectionManagerOptions {
+  /** A socket with more than this many bytes queued is a slow consumer: it is closed with 1013. */
+  maxBufferedBytes: number
+  /** Told after a slow consumer was unregistered and closed. */
+  onSlowConsumer?: (connection: Connection) => void
+}
+
+export class ConnectionManager {
+  readonly #byUser = new Map<string, Set<Connection>>()
+  readonly #byTopic = new Map<string, Set<Connection>>()
+  readonly #all = new Set<Connection>()
+  readonly #maxBufferedBytes: number
+  readonly #onSlowConsumer: (connection: Connection) => void
+
+  constructor (options: ConnectionManagerOptions) {
+    this.#maxBufferedBytes = options.maxBufferedBytes
+    this.#onSlowConsumer = options.onSlowConsumer ?? (() => {})
+  }
+
+  /** Registers a connection under its user and each of its topics. */
+  add (connection: Connection): void {
+    this.#all.add(connection)
+    addTo(this.#byUser, connection.userId, connection)
+    for (const topic of connection.topics) addTo(this.#byTopic, topic, connection)
+  }
+
+  /** Unregisters a connection; indexes left empty are deleted. Returns false if it was not registered. */
+  remove (connection: Connection): boolean {
+    if (!this.#all.delete(connection)) return false
+    deleteFrom(this.#byUser, connection.userId, connection)
+    for (const topic of connection.topics) deleteFrom(this.#byTopic, topic, connection)
+    return true
+  }
+
+  /** Writes to every open connection of a user; returns how many took the frame. */
+  send (userId: string, message: OutgoingMessage): number {
+    return this.#deliver(this.#byUser.get(userId), message)
+  }
+
+  /** Writes to every open connection subscribed to a topic. */
+  publish (topic: string, message: OutgoingMessage): number {
+    return this.#deliver(this.#byTopic.get(topic), message)
+  }
+
+  /** Writes to every open connection. */
+  broadcast (message: OutgoingMessage): number {
+    return this.#deliver(this.#all, message)
+  }
+
+  connectionsOf (userId: string): number {
+    return this.#byUser.get(userId)?.size ?? 0
+  }
+
+  get connectionCount (): number { return this.#all.size }
+  get userCount (): number { return this.#byUser.size }
+  get topicCount (): number { return this.#byTopic.size }
+
+  /** Every registered connection (a live view: removing during iteration is safe). */
+  connections (): IterableIterator<Connection> {
+    return this.#all.values()
+  }
+
+  #deliver (connections: Set<Connection> | undefined, message: OutgoingMessage): number {
+    if (connections === undefined) return 0
+    let written = 0
+    for (const connection of connections) {
+      const { socket } = connection
+      if (socket.readyState !== WebSocket.OPEN) continue
+      const frame = message.encode(connection.format)
+      // Checked before writing, so a frame counted as written is one the socket will really flush.
+      if (socket.bufferedAmount + frame.length > this.#maxBufferedBytes) {
+        this.remove(connection)
+        socket.close(CLOSE_SLOW_CONSUMER, 'slow consumer')
+        this.#onSlowConsumer(connection)
+        continue
+      }
+      socket.send(frame, TEXT_FRAME)
+      written++
+    }
+    return written
+  }
+}
+
+function addTo (index: Map<string, Set<Connection>>, key: string, connection: Connection): void {
+  const set = index.get(key)
+  if (set === undefined) index.set(key, new Set([connection]))
+  else set.add(connection)
+}
+
+function deleteFrom (index: Map<string, Set<Connection>>, key: string, connection: Connection): void {
+  // Present: add() indexed every key that remove() passes here.
+  const set = index.get(key) as Set<Connection>
+  set.delete(connection)
+  if (set.size === 0) index.delete(key)
+}

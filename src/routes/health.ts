@@ -1,0 +1,25 @@
+// Liveness and readiness. While the server shuts down Fastify itself answers 503 to every
+// request, /ready included, so a load balancer stops sending traffic here.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { HealthSchema, ReadySchema } from '../schemas/health.js'
+import { ErrorSchema } from '../schemas/common.js'
+
+const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/health', {
+    schema: {
+      summary: 'Liveness: the process is up',
+      tags: ['operations'],
+      response: { 200: HealthSchema }
+    }
+  }, async () => ({ status: 'ok' as const }))
+
+  app.get('/ready', {
+    schema: {
+      summary: 'Readiness: 200 while serving, 503 while shutting down',
+      tags: ['operations'],
+      response: { 200: ReadySchema, 503: ErrorSchema }
+    }
+  }, async () => ({ status: 'ready' as const }))
+}
+
+export default healthRoutes

@@ -1,0 +1,135 @@
+// GET /ws/:userId: the receive-only push channel. @fastify/websocket is registered inside this
+// plugin only, so its per-request hooks never run on the send routes.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import websocket from '@fastify/websocket'
+import type { FastifyBaseLogger } from 'fastify'
+import type { WebSocket } from 'ws'
+import { Connection } from '../connection-manager.js'
+import { errorBody } from '../plugins/error-handler.js'
+import { ErrorSchema } from '../schemas/common.js'
+import { Type } from '@sinclair/typebox'
+import { ErrorFrameSchema, MessageFrameSchema, WsParamsSchema, WsQuerySchema, type FrameFormat } from '../schemas/ws.js'
+
+export const CLOSE_GOING_AWAY = 1001
+/** Client frames are never needed (the channel is receive-only), so anything bigger is refused with 1009. */
+export const MAX_CLIENT_FRAME_BYTES = 4096
+const RECEIVE_ONLY_FRAME = Buffer.from(JSON.stringify({ type: 'error', message: 'receive-only: send with POST /send-message' }))
+
+export interface WsRouteOptions {
+  maxConnectionsPerUser: number
+  heartbeatIntervalMs: number
+  /** How long shutdown waits for clients to answer the 1001 close before cutting them off. */
+  closeGraceMs: number
+}
+
+const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) => {
+  const { connections, log } = app
+
+  await app.register(websocket, {
+    options: { maxPayload: MAX_CLIENT_FRAME_BYTES, clientTracking: false, perMessageDeflate: false },
+    // ws already closes the socket (1009, 1002 …) before it emits 'error'; only note it.
+    errorHandler: (err, socket, request) => {
+      log.debug({ connId: request.id, err: err.message }, 'ws error')
+    },
+    preClose: (done) => { closeAll().then(() => done(), done) }
+  })
+
+  app.route({
+    method: 'GET',
+    url: '/ws/:userId',
+    schema: {
+      summary: 'Open the receive-only WebSocket of a user (upgrade required)',
+      description: 'Answers 101 Switching Protocols and then pushes one frame per message; see the README for the frame shapes and close codes. A plain GET without an upgrade gets 426.',
+      tags: ['receive'],
+      params: WsParamsSchema,
+      querystring: WsQuerySchema,
+      response: {
+        101: Type.Union([MessageFrameSchema, ErrorFrameSchema], {
+          description: 'Switching Protocols. Then one text frame per message, of this shape with ?format=json (the default), or the line "[sender]: message" with ?format=text. A frame sent by the client is answered with an error frame. Close codes: 1001 server shutting down, 1009 client frame over 4 KiB, 1013 slow consumer.'
+        }),
+        400: ErrorSchema,
+        426: ErrorSchema,
+        429: ErrorSchema
+      }
+    },
+    preHandler: (request, reply, done) => {
+      // Synchronous up to the upgrade, so no other upgrade of this user can slip in between check and add().
+      if (connections.connectionsOf(request.params.userId) >= opts.maxConnectionsPerUser) {
+        reply.code(429).send(errorBody(429, `user ${request.params.userId} already has ${opts.maxConnectionsPerUser} open connections (MAX_CONNECTIONS_PER_USER)`))
+        return
+      }
+      done()
+    },
+    handler: (_request, reply) => {
+      reply.code(426).header('upgrade', 'websocket')
+        .send(errorBody(426, 'this route needs a WebSocket upgrade, e.g. npx wscat -c ws://HOST/ws/USER'))
+    },
+    wsHandler: (socket, request) => {
+      // (format is always set: ajv fills in the schema default.)
+      // Registered before this function returns: the 101 has just been written, and a POST can only
+      // arrive after the client has read it, so it always finds this connection.
+      const connection = new Connection(request.id, request.params.userId, [], request.query.format as FrameFormat, socket)
+      connections.add(connection)
+      log.info({ connId: connection.id, userId: connection.userId }, 'ws connected')
+      socket.on('pong', () => { connection.isAlive = true })
+      socket.on('message', guard(log, connection.id, () => {
+        socket.send(RECEIVE_ONLY_FRAME, { binary: false })
+      }))
+      socket.on('close', guard(log, connection.id, (code: number) => {
+        connections.remove(connection)
+        log.info({ connId: connection.id, userId: connection.userId, code }, 'ws closed')
+      }))
+    }
+  })
+
+  // The ws README's heartbeat: a socket that did not answer the previous ping is dead.
+  const heartbeat = setInterval(() => {
+    for (const connection of connections.connections()) {
+      if (!connection.isAlive) {
+        connections.remove(connection)
+        connection.socket.terminate()
+        log.info({ connId: connection.id, userId: connection.userId }, 'heartbeat missed, connection terminated')
+        continue
+      }
+      connection.isAlive = false
+      connection.socket.ping()
+    }
+  }, opts.heartbeatIntervalMs)
+  app.addHook('onClose', async () => clearInterval(heartbeat))
+
+  /** Shutdown: close every socket with 1001, give clients a moment to answer, then cut off the rest. */
+  async function closeAll (): Promise<void> {
+    clearInterval(heartbeat)
+    const sockets = [...connections.connections()].map(connection => {
+      connections.remove(connection)
+      connection.socket.close(CLOSE_GOING_AWAY, 'server shutting down')
+      return connection.socket
+    })
+    if (sockets.length === 0) return
+    let timer: NodeJS.Timeout | undefined
+    const grace = new Promise<void>(resolve => { timer = setTimeout(resolve, opts.closeGraceMs) })
+    await Promise.race([Promise.all(sockets.map(closed)), grace])
+    clearTimeout(timer)
+    for (const socket of sockets) socket.terminate()
+  }
+}
+
+/**
+ * Wraps a socket listener: a throw inside an event listener never reaches Fastify's error handler
+ * and would crash the process, so it is caught and logged here instead.
+ */
+export function guard<A extends unknown[]> (log: FastifyBaseLogger, connId: string, listener: (...args: A) => void) {
+  return (...args: A): void => {
+    try {
+      listener(...args)
+    } catch (err) {
+      log.error({ connId, err }, 'ws listener failed')
+    }
+  }
+}
+
+function closed (socket: WebSocket): Promise<void> {
+  return new Promise(resolve => socket.once('close', () => resolve()))
+}
+
+export default wsRoutes

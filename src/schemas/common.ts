@@ -1,0 +1,53 @@
+// Shapes shared by every route: ids, topic names, message text and the one error body.
+import { Type, type SchemaOptions } from '@sinclair/typebox'
+
+export const USER_ID_PATTERN = '^[A-Za-z0-9_.@:-]+$'
+export const TOPIC_PATTERN = '^[A-Za-z0-9_.:-]+$'
+export const NON_BLANK_PATTERN = '\\S'
+
+export const UserIdSchema = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: USER_ID_PATTERN,
+  description: '1-64 characters from A-Z a-z 0-9 _ - . @ :',
+  examples: ['alice']
+})
+
+export const TopicSchema = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: TOPIC_PATTERN,
+  description: '1-64 characters from A-Z a-z 0-9 _ - . :',
+  examples: ['news']
+})
+
+/** Message text: pushed exactly as sent; the limit counts Unicode code points. */
+export const messageTextSchema = (maxLength: number) => Type.String({
+  minLength: 1,
+  maxLength,
+  pattern: NON_BLANK_PATTERN,
+  description: `1-${maxLength} characters, at least one of them not whitespace; any Unicode`,
+  examples: ['hello from curl']
+})
+
+export const MessageIdSchema = Type.String({
+  format: 'uuid',
+  description: 'UUIDv7: unique per message and sortable by time'
+})
+
+export const ErrorSchema = Type.Object({
+  statusCode: Type.Integer({ examples: [400] }),
+  error: Type.String({ examples: ['Bad Request'] }),
+  message: Type.String({ examples: ['body/receiver is required'] })
+}, { title: 'Error', description: 'Every error answer has this shape.' })
+
+/** Readable hints for our patterns, used by the validation error formatter. */
+export const PATTERN_HINTS: Record<string, string> = {
+  [USER_ID_PATTERN]: 'must contain only A-Z a-z 0-9 _ - . @ :',
+  [TOPIC_PATTERN]: 'must contain only A-Z a-z 0-9 _ - . :',
+  [NON_BLANK_PATTERN]: 'must contain at least one non-whitespace character'
+}
+
+/** A string from a fixed list, as a plain JSON Schema enum (clearer errors and docs than a union of literals). */
+export const stringEnum = <T extends string>(values: readonly T[], options: SchemaOptions = {}) =>
+  Type.Unsafe<T>({ ...options, type: 'string', enum: values })

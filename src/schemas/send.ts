@@ -1,0 +1,20 @@
+// Bodies and answers of the send routes.
+import { Type, type Static } from '@sinclair/typebox'
+import { MessageIdSchema, UserIdSchema, messageTextSchema } from './common.js'
+
+export const sendMessageBodySchema = (maxLength: number) => Type.Object({
+  sender: UserIdSchema,
+  receiver: UserIdSchema,
+  message: messageTextSchema(maxLength)
+}, { additionalProperties: false, title: 'SendMessage' })
+
+export type SendMessageBody = Static<ReturnType<typeof sendMessageBodySchema>>
+
+export const SendResultSchema = Type.Object({
+  status: Type.Union([Type.Literal('sent'), Type.Literal('offline')], {
+    description: '"sent": written to at least one open connection; "offline": nobody was connected, so the message was dropped'
+  }),
+  id: MessageIdSchema
+}, { title: 'SendResult', description: 'The message was accepted; status tells whether anyone was connected to receive it.' })
+
+export type SendResult = Static<typeof SendResultSchema>

@@ -1,0 +1,33 @@
+// Turns ajv's first error into one sentence that names the field and the rule it broke,
+// e.g. "body/reciever is not an allowed field" instead of "body must NOT have additional properties".
+import type { FastifySchemaValidationError } from 'fastify/types/schema.js'
+import { PATTERN_HINTS } from './schemas/common.js'
+
+export function formatValidationError (errors: FastifySchemaValidationError[], dataVar: string): Error {
+  // ajv runs with allErrors, so an unknown field (usually a typo) is reported before the "required" it caused.
+  const error = errors.find(e => e.keyword === 'additionalProperties') ?? errors[0] as FastifySchemaValidationError
+  const params = error.params as Record<string, unknown>
+  const field = dataVar + error.instancePath
+  let message: string
+  switch (error.keyword) {
+    case 'required':
+      message = `${field}/${String(params.missingProperty)} is required`
+      break
+    case 'additionalProperties':
+      message = `${field}/${String(params.additionalProperty)} is not an allowed field`
+      break
+    case 'pattern':
+      message = `${field} ${PATTERN_HINTS[String(params.pattern)] ?? String(error.message)}`
+      break
+    case 'enum':
+      message = `${field} must be one of ${(params.allowedValues as string[]).join(', ')}`
+      break
+    case 'maxLength':
+    case 'minLength':
+      message = `${field} ${String(error.message).replace('NOT have', 'not have')}`
+      break
+    default:
+      message = `${field} ${String(error.message)}`
+  }
+  return new Error(message)
+}

@@ -1,0 +1,123 @@
+// The ConnectionManager alone: no Fastify, real ws sockets on both ends.
+import { once } from 'node:events'
+import t, { type Test } from 'tap'
+import WebSocket, { WebSocketServer } from 'ws'
+import { Connection, ConnectionManager } from '../src/connection-manager.js'
+import { OutgoingMessage } from '../src/message.js'
+import type { FrameFormat } from '../src/schemas/ws.js'
+
+interface Pair { server: WebSocket, client: WebSocket, frames: string[] }
+
+async function socketPairs (t: Test, count: number): Promise<Pair[]> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  await once(wss, 'listening')
+  const { port } = wss.address() as { port: number }
+  const pairs: Pair[] = []
+  for (let i = 0; i < count; i++) {
+    const accepted = once(wss, 'connection')
+    const client = new WebSocket(`ws://127.0.0.1:${port}`)
+    const frames: string[] = []
+    client.on('message', (data: Buffer) => frames.push(data.toString()))
+    await once(client, 'open')
+    const [server] = await accepted as [WebSocket]
+    pairs.push({ server, client, frames })
+  }
+  t.teardown(() => {
+    for (const { client } of pairs) client.terminate()
+    wss.close()
+  })
+  return pairs
+}
+
+/** One round trip on every pair, so every frame written before it has arrived. */
+async function flush (pairs: Pair[]): Promise<void> {
+  await Promise.all(pairs.filter(p => p.client.readyState === WebSocket.OPEN).map(async ({ server, client }) => {
+    const pong = once(server, 'pong')
+    client.pong()
+    await pong
+  }))
+}
+
+const conn = (pair: Pair, id: string, userId: string, topics: string[] = [], format: FrameFormat = 'json') =>
+  new Connection(id, userId, topics, format, pair.server)
+
+t.test('indexes by user and topic, and drops empty indexes on remove', async t => {
+  const [a, b, c] = await socketPairs(t, 3) as [Pair, Pair, Pair]
+  const manager = new ConnectionManager({ maxBufferedBytes: 1 << 20 })
+  const alice1 = conn(a, 'c1', 'alice', ['news', 'orders'])
+  const alice2 = conn(b, 'c2', 'alice', ['news'])
+  const bob = conn(c, 'c3', 'bob')
+  manager.add(alice1)
+  manager.add(alice2)
+  manager.add(bob)
+  t.same([manager.connectionCount, manager.userCount, manager.topicCount], [3, 2, 2])
+  t.equal(manager.connectionsOf('alice'), 2)
+  t.equal(manager.connectionsOf('nobody'), 0)
+
+  t.ok(manager.remove(alice1))
+  t.notOk(manager.remove(alice1), 'a second remove is a no-op')
+  t.same([manager.connectionCount, manager.userCount, manager.topicCount], [2, 2, 1])
+  manager.remove(alice2)
+  manager.remove(bob)
+  t.same([manager.connectionCount, manager.userCount, manager.topicCount], [0, 0, 0])
+  t.same([...manager.connections()], [])
+})
+
+t.test('send, publish and broadcast reach exactly their receivers and count them', async t => {
+  const pairs = await socketPairs(t, 4)
+  const [a, b, c, d] = pairs as [Pair, Pair, Pair, Pair]
+  const manager = new ConnectionManager({ maxBufferedBytes: 1 << 20 })
+  manager.add(conn(a, 'c1', 'alice', ['news']))
+  manager.add(conn(b, 'c2', 'alice', [], 'text'))
+  manager.add(conn(c, 'c3', 'bob', ['news', 'sport']))
+  manager.add(conn(d, 'c4', 'carol', ['sport'], 'text'))
+
+  const direct = new OutgoingMessage('zed', 'hi alice', { kind: 'direct', receiver: 'alice' })
+  t.equal(manager.send('alice', direct), 2)
+  t.equal(manager.send('nobody', direct), 0)
+  const news = new OutgoingMessage('zed', 'breaking', { kind: 'topic', topic: 'news' })
+  t.equal(manager.publish('news', news), 2)
+  t.equal(manager.publish('empty', news), 0)
+  const all = new OutgoingMessage('zed', 'to everyone', { kind: 'broadcast' })
+  t.equal(manager.broadcast(all), 4)
+  await flush(pairs)
+
+  const json = (m: OutgoingMessage) => m.encode('json').toString()
+  t.same(a.frames, [json(direct), json(news), json(all)])
+  t.same(b.frames, ['[zed]: hi alice', '[zed → all]: to everyone'])
+  t.same(c.frames, [json(news), json(all)])
+  t.same(d.frames, ['[zed → all]: to everyone'])
+  t.same(JSON.parse(json(news)), { type: 'message', id: news.id, sender: 'zed', topic: 'news', message: 'breaking', sentAt: news.sentAt })
+  t.same(JSON.parse(json(all)), { type: 'message', id: all.id, sender: 'zed', broadcast: true, message: 'to everyone', sentAt: all.sentAt })
+  t.equal(news.encode('text').toString(), '[zed → #news]: breaking')
+  t.equal(all.encode('json'), all.encode('json'), 'encoded once, the same Buffer every time')
+})
+
+t.test('a socket that is no longer open is skipped and not counted', async t => {
+  const [a, b] = await socketPairs(t, 2) as [Pair, Pair]
+  const manager = new ConnectionManager({ maxBufferedBytes: 1 << 20 })
+  manager.add(conn(a, 'c1', 'alice'))
+  manager.add(conn(b, 'c2', 'alice'))
+  a.server.close()
+  t.equal(manager.send('alice', new OutgoingMessage('x', 'y', { kind: 'direct', receiver: 'alice' })), 1)
+})
+
+t.test('a frame that would push a socket past maxBufferedBytes closes it with 1013 instead', async t => {
+  const [a, b] = await socketPairs(t, 2) as [Pair, Pair]
+  const slowOnes: string[] = []
+  const manager = new ConnectionManager({ maxBufferedBytes: 100, onSlowConsumer: c => slowOnes.push(c.id) })
+  manager.add(conn(a, 'c1', 'alice'))
+  manager.add(conn(b, 'c2', 'bob'))
+  const big = new OutgoingMessage('x', 'y'.repeat(200), { kind: 'broadcast' })
+  const closed = once(a.client, 'close')
+  t.equal(manager.send('alice', big), 0)
+  t.same(slowOnes, ['c1'])
+  t.equal(manager.connectionsOf('alice'), 0)
+  t.equal(String((await closed)[0]), '1013')
+  t.equal(manager.connectionsOf('bob'), 1)
+
+  const withoutHook = new ConnectionManager({ maxBufferedBytes: 10 })
+  withoutHook.add(conn(b, 'c2', 'bob'))
+  t.equal(withoutHook.broadcast(big), 0, 'the hook is optional')
+  t.equal(withoutHook.connectionCount, 0)
+})

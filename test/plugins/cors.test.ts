@@ -1,0 +1,32 @@
+// A page on another origin can POST /send-message: the preflight passes and the answer is readable.
+import t from 'tap'
+import { listen } from '../helper.js'
+
+const preflight = (url: string, origin: string) => fetch(`${url}/send-message`, {
+  method: 'OPTIONS',
+  headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' }
+})
+
+t.test('open by default: any origin passes the preflight', async t => {
+  const server = await listen(t)
+  const res = await preflight(server.url, 'https://page.example.com')
+  t.equal(res.status, 204)
+  t.equal(res.headers.get('access-control-allow-origin'), '*')
+  t.match(res.headers.get('access-control-allow-methods'), 'POST')
+  t.match(res.headers.get('access-control-allow-headers'), /content-type/i)
+  const post = await fetch(`${server.url}/send-message`, {
+    method: 'POST',
+    headers: { origin: 'https://page.example.com', 'content-type': 'application/json' },
+    body: JSON.stringify({ sender: 'a', receiver: 'b', message: 'hi' })
+  })
+  t.equal(post.headers.get('access-control-allow-origin'), '*')
+})
+
+t.test('with ALLOWED_ORIGINS only the listed origins are allowed', async t => {
+  const server = await listen(t, { allowedOrigins: ['https://app.example.com'] })
+  const allowed = await preflight(server.url, 'https://app.example.com')
+  t.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example.com')
+  t.match(allowed.headers.get('vary'), /origin/i)
+  const denied = await preflight(server.url, 'https://evil.example.com')
+  t.equal(denied.headers.get('access-control-allow-origin'), null)
+})

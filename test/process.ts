@@ -1,0 +1,44 @@
+// Runs src/server.ts as a real child process, with the same TypeScript loader (and coverage) as the test.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+
+const serverEntry = fileURLToPath(new URL('../src/server.ts', import.meta.url))
+
+export interface ServerProcess {
+  child: ChildProcess
+  url: string
+  wsUrl: string
+  stdout: () => string
+  exited: Promise<number | null>
+}
+
+export function spawnServer (env: Record<string, string>): { child: ChildProcess, stdout: () => string, stderr: () => string, exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [...process.execArgv, serverEntry], {
+    env: { ...process.env, NODE_ENV: 'test', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let out = ''
+  let err = ''
+  child.stdout?.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  child.stderr?.on('data', (chunk: Buffer) => { err += chunk.toString() })
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  return { child, stdout: () => out, stderr: () => err, exited }
+}
+
+/** Starts the server on a free port and resolves once it logs where it listens. */
+export async function startServer (env: Record<string, string> = {}): Promise<ServerProcess> {
+  const proc = spawnServer({ PORT: '0', HOST: '127.0.0.1', ...env })
+  const address = await new Promise<string>((resolve, reject) => {
+    const onData = (): void => {
+      const match = /"msg":"Server listening at (http:\/\/[^"]+)"/.exec(proc.stdout())
+      if (match !== null) {
+        proc.child.stdout?.off('data', onData)
+        resolve(match[1] as string)
+      }
+    }
+    proc.child.stdout?.on('data', onData)
+    proc.exited.then(code => reject(new Error(`server exited with ${String(code)}: ${proc.stderr()}`)), reject)
+  })
+  return { child: proc.child, url: address, wsUrl: address.replace('http', 'ws'), stdout: proc.stdout, exited: proc.exited }
+}

@@ -1,0 +1,34 @@
+import t from 'tap'
+import { build, connect, listen } from '../helper.js'
+
+t.test('/health and /ready answer 200 while serving', async t => {
+  const app = await build(t)
+  t.same((await app.inject('/health')).json(), { status: 'ok' })
+  const ready = await app.inject('/ready')
+  t.equal(ready.statusCode, 200)
+  t.same(ready.json(), { status: 'ready' })
+})
+
+t.test('shutdown: /ready answers 503 while sockets drain, then every socket is closed with 1001', async t => {
+  const server = await listen(t, { shutdownTimeoutMs: 1000 })
+  const polite = await connect(t, server, '/ws/alice')
+  // This client stops reading, so it cannot answer the close frame and keeps the server draining.
+  const stuck = await connect(t, server, '/ws/bob')
+  const raw = (stuck.ws as unknown as { _socket: { pause: () => void, resume: () => void } })._socket
+  raw.pause()
+
+  const closing = server.app.close()
+  t.same(await polite.closed, { code: 1001, reason: 'server shutting down' })
+  const ready = await fetch(`${server.url}/ready`)
+  t.equal(ready.status, 503)
+  t.same(await ready.json(), { statusCode: 503, error: 'Service Unavailable', message: 'Service Unavailable' })
+  const upgrade = await fetch(`${server.url}/send-message`, { method: 'POST' })
+  t.equal(upgrade.status, 503, 'new requests are turned away too')
+
+  await closing
+  t.equal(server.app.connections.connectionCount, 0, 'close finished without the stuck client answering')
+  raw.resume()
+  t.same(await stuck.closed, { code: 1001, reason: 'server shutting down' }, 'the close frame was queued for it too')
+  t.equal(server.app.connections.connectionCount, 0)
+  t.equal(server.app.connections.userCount, 0)
+})

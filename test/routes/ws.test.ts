@@ -1,0 +1,194 @@
+// GET /ws/:userId against a real listening server with real ws clients.
+import { once } from 'node:events'
+import t from 'tap'
+import WebSocket from 'ws'
+import { guard } from '../../src/routes/ws.js'
+import { connect, listen, LogCapture, post, refusedUpgrade } from '../helper.js'
+
+t.test('a POST after open is pushed as one JSON frame with every field', async t => {
+  const server = await listen(t)
+  const alice = await connect(t, server, '/ws/alice')
+  const message = '안녕하세요 🎉 <b>"exactly"</b>\\n  as sent  '
+  const res = await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message })
+  t.same(res.body, { status: 'sent', id: res.body.id })
+  const frame = await alice.nextJson()
+  t.same(Object.keys(frame), ['type', 'id', 'sender', 'receiver', 'message', 'sentAt'])
+  t.same(frame, { type: 'message', id: res.body.id, sender: 'bob', receiver: 'alice', message, sentAt: frame.sentAt })
+  t.match(frame.sentAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+})
+
+t.test('?format=text pushes the plain line "[sender]: message"', async t => {
+  const server = await listen(t)
+  const json = await connect(t, server, '/ws/alice?format=json')
+  const text = await connect(t, server, '/ws/alice?format=text')
+  await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: 'hi 👋' })
+  t.same(await text.waitFor(1), ['[bob]: hi 👋'])
+  t.equal((await json.nextJson()).message, 'hi 👋')
+})
+
+t.test('bad upgrades are refused with a JSON 4xx before any 101', async t => {
+  const server = await listen(t)
+  const bad: Array<[string, string]> = [
+    ['/ws/al%20ice', 'params/userId must contain only A-Z a-z 0-9 _ - . @ :'],
+    [`/ws/${'a'.repeat(65)}`, 'params/userId must not have more than 64 characters'],
+    ['/ws/alice?format=xml', 'querystring/format must be one of json, text'],
+    ['/ws/alice?fromat=text', 'querystring/fromat is not an allowed field']
+  ]
+  for (const [path, message] of bad) {
+    const res = await refusedUpgrade(server, path)
+    t.same(res, { status: 400, body: { statusCode: 400, error: 'Bad Request', message } }, path)
+  }
+  t.equal(server.app.connections.connectionCount, 0)
+})
+
+t.test('a plain GET without an upgrade is told to upgrade (426)', async t => {
+  const server = await listen(t)
+  const res = await fetch(`${server.url}/ws/alice`)
+  t.equal(res.status, 426)
+  t.equal(res.headers.get('upgrade'), 'websocket')
+  t.match(await res.json(), { statusCode: 426, error: 'Upgrade Required' })
+})
+
+t.test('registration happens before open: a POST right after open always arrives (200 rounds)', async t => {
+  const server = await listen(t)
+  for (let i = 0; i < 200; i++) {
+    const ws = new WebSocket(`${server.wsUrl}/ws/race-${i}`)
+    await once(ws, 'open')
+    const frame = once(ws, 'message')
+    const res = await post(server, '/send-message', { sender: 'bob', receiver: `race-${i}`, message: `m${i}` })
+    if (res.body.status !== 'sent') t.fail(`round ${i} answered ${String(res.body.status)}`)
+    const [data] = await frame as [Buffer]
+    if (JSON.parse(data.toString()).message !== `m${i}`) t.fail(`round ${i} got the wrong frame`)
+    ws.close()
+    await once(ws, 'close')
+  }
+  t.pass('all 200 rounds delivered')
+})
+
+t.test('two tabs of one user both receive; closing one keeps the other registered', async t => {
+  const server = await listen(t)
+  const tab1 = await connect(t, server, '/ws/alice')
+  const tab2 = await connect(t, server, '/ws/alice')
+  await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: 'to both' })
+  t.equal((await tab1.nextJson()).message, 'to both')
+  t.equal((await tab2.nextJson()).message, 'to both')
+
+  tab1.ws.close()
+  await tab1.closed
+  await t.resolveMatch(waitUntil(() => server.app.connections.connectionsOf('alice') === 1), true)
+  const res = await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: 'to tab 2' })
+  t.equal(res.body.status, 'sent')
+  t.equal((await tab2.nextJson()).message, 'to tab 2')
+  t.equal(tab1.frames.length, 1)
+})
+
+t.test('one connection over MAX_CONNECTIONS_PER_USER is refused with 429 before the upgrade', async t => {
+  const server = await listen(t, { maxConnectionsPerUser: 2 })
+  await connect(t, server, '/ws/alice')
+  await connect(t, server, '/ws/alice')
+  const res = await refusedUpgrade(server, '/ws/alice')
+  t.same(res, { status: 429, body: { statusCode: 429, error: 'Too Many Requests', message: 'user alice already has 2 open connections (MAX_CONNECTIONS_PER_USER)' } })
+  await connect(t, server, '/ws/bob')
+  t.equal(server.app.connections.connectionsOf('alice'), 2)
+})
+
+t.test('the channel is receive-only: a client frame gets an error frame back', async t => {
+  const server = await listen(t)
+  const alice = await connect(t, server, '/ws/alice')
+  alice.ws.send('hello?')
+  t.same(await alice.nextJson(), { type: 'error', message: 'receive-only: send with POST /send-message' })
+  t.equal(alice.ws.readyState, WebSocket.OPEN)
+})
+
+t.test('a client frame over 4 KiB closes the connection with 1009 and unregisters it', async t => {
+  const server = await listen(t)
+  const alice = await connect(t, server, '/ws/alice')
+  alice.ws.send('x'.repeat(4097))
+  t.equal((await alice.closed).code, 1009)
+  await waitUntil(() => server.app.connections.connectionCount === 0)
+  t.equal(server.app.connections.userCount, 0)
+  const small = await connect(t, server, '/ws/bob')
+  small.ws.send('x'.repeat(4096))
+  t.equal((await small.nextJson()).type, 'error', 'exactly 4 KiB is still allowed')
+})
+
+t.test('a slow consumer is closed with 1013 once its buffer passes MAX_BUFFERED_BYTES', async t => {
+  const logs = new LogCapture()
+  const server = await listen(t, { maxBufferedBytes: 256 * 1024, maxMessageLength: 60_000, bodyLimit: 128 * 1024 }, logs)
+  const slow = await connect(t, server, '/ws/slow')
+  const fast = await connect(t, server, '/ws/fast')
+  // Stop reading: kernel buffers fill, then ws's own queue grows on the server.
+  const raw = (slow.ws as unknown as { _socket: { pause: () => void } })._socket
+  raw.pause()
+  const message = 'x'.repeat(50_000)
+  let status = 'sent'
+  let sent = 0
+  while (status === 'sent' && sent < 2000) {
+    const res = await server.app.inject({ method: 'POST', url: '/send-message', payload: { sender: 'bob', receiver: 'slow', message } })
+    status = res.json().status
+    sent++
+  }
+  t.equal(status, 'offline', `offline once the slow consumer was dropped (after ${sent} sends)`)
+  t.equal(server.app.connections.connectionsOf('slow'), 0)
+  t.match(logs.find('slow consumer closed'), { userId: 'slow', code: 1013 })
+  const closed = slow.closed
+  ;(raw as unknown as { resume: () => void }).resume()
+  t.same(await closed, { code: 1013, reason: 'slow consumer' })
+  // Others are untouched.
+  await post(server, '/send-message', { sender: 'bob', receiver: 'fast', message: 'still here' })
+  t.equal((await fast.nextJson()).message, 'still here')
+})
+
+t.test('heartbeat: a connection that does not answer pings is terminated and unregistered', async t => {
+  const logs = new LogCapture()
+  const server = await listen(t, { heartbeatIntervalMs: 50 }, logs)
+  const healthy = await connect(t, server, '/ws/healthy')
+  // autoPong off: this client never answers a ping, like a peer whose network vanished.
+  const silent = await connect(t, server, '/ws/silent', { autoPong: false })
+  const closed = await silent.closed
+  t.equal(closed.code, 1006, 'terminated without a close frame')
+  t.match(logs.find('heartbeat missed, connection terminated'), { userId: 'silent' })
+  t.equal(server.app.connections.connectionsOf('silent'), 0)
+  // Several intervals later the answering client is still there.
+  await waitUntil(() => logs.lines.filter(l => l.msg === 'ws closed').length >= 1)
+  t.equal(healthy.ws.readyState, WebSocket.OPEN)
+  t.equal(server.app.connections.connectionsOf('healthy'), 1)
+})
+
+t.test('connects, closes and offline skips are logged with ids, never the message text', async t => {
+  const logs = new LogCapture()
+  const server = await listen(t, {}, logs)
+  const alice = await connect(t, server, '/ws/alice')
+  const secret = 'the launch code is 0000'
+  const res = await post(server, '/send-message', { sender: 'bob', receiver: 'carol', message: secret })
+  t.equal(res.body.status, 'offline')
+  await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: secret })
+  await alice.nextJson()
+  alice.ws.close(1000)
+  await waitUntil(() => logs.find('ws closed') !== undefined)
+
+  t.match(logs.find('receiver offline, message dropped'), { msgId: res.body.id, sender: 'bob', receiver: 'carol' })
+  t.match(logs.find('ws connected'), { userId: 'alice', connId: String })
+  t.match(logs.find('ws closed'), { userId: 'alice', code: 1000 })
+  t.notOk(logs.raw.some(line => line.includes('launch code')), 'message text never logged')
+})
+
+t.test('the HEAD request that Fastify adds for the ws route is a 426 too', async t => {
+  const server = await listen(t)
+  const res = await fetch(`${server.url}/ws/alice`, { method: 'HEAD' })
+  t.equal(res.status, 426)
+})
+
+/** Polls a condition that another event loop turn makes true (a server-side close, say). */
+async function waitUntil (condition: () => boolean): Promise<true> {
+  while (!condition()) await new Promise(resolve => setTimeout(resolve, 5))
+  return true
+}
+
+t.test('a throwing socket listener is caught and logged instead of crashing the process', async t => {
+  const logs = new LogCapture()
+  const server = await listen(t, {}, logs)
+  const listener = guard(server.app.log, 'c1', (n: number) => { throw new Error(`boom ${n}`) })
+  t.doesNotThrow(() => listener(7))
+  t.match(logs.find('ws listener failed'), { connId: 'c1', err: { message: 'boom 7' } })
+})

@@ -1,0 +1,61 @@
+// The real process: start-up, configuration errors, and graceful shutdown on SIGTERM and SIGINT.
+import { once } from 'node:events'
+import t from 'tap'
+import WebSocket from 'ws'
+import { spawnServer, startServer } from './process.js'
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  t.test(`${signal}: every WebSocket gets 1001 "server shutting down" and the process exits 0`, async t => {
+    const server = await startServer({ SHUTDOWN_TIMEOUT_MS: '5000' })
+    t.teardown(() => { server.child.kill('SIGKILL') })
+    const clients = [new WebSocket(`${server.wsUrl}/ws/alice`), new WebSocket(`${server.wsUrl}/ws/bob?format=text`)]
+    await Promise.all(clients.map(ws => once(ws, 'open')))
+    const closes = clients.map(ws => once(ws, 'close').then(([code, reason]) => [code, String(reason)]))
+    server.child.kill(signal)
+    t.same(await Promise.all(closes), [[1001, 'server shutting down'], [1001, 'server shutting down']])
+    t.equal(await server.exited, 0)
+    t.match(server.stdout(), `"signal":"${signal}","msg":"shutting down"`)
+  })
+}
+
+t.test('the service answers on the port it was given, with JSON logs when stdout is not a TTY', async t => {
+  const server = await startServer({ LOG_LEVEL: 'debug' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const res = await fetch(`${server.url}/health`)
+  t.same(await res.json(), { status: 'ok' })
+  t.match(server.stdout().split('\n')[0], /^\{"level":30,/)
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+})
+
+t.test('a bad setting stops start-up with one line naming the variable', async t => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ PORT: 'abc' }, /^invalid configuration: PORT must be integer \(got "abc"\)$/],
+    [{ MAX_MESSAGE_LENGTH: '-1' }, /^invalid configuration: MAX_MESSAGE_LENGTH must be >= 1 \(got "-1"\)$/],
+    [{ LOG_LEVEL: 'loud' }, /^invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/],
+    [{ ALLOWED_ORIGINS: 'example.com' }, /^invalid configuration: ALLOWED_ORIGINS must be \* or a comma-separated list of origins/]
+  ]
+  for (const [env, expected] of cases) {
+    const proc = spawnServer(env)
+    t.equal(await proc.exited, 1, `${Object.keys(env)[0] as string} exits 1`)
+    const lines = proc.stderr().trim().split('\n')
+    t.equal(lines.length, 1, 'exactly one line')
+    t.match(lines[0], expected)
+    t.notMatch(proc.stderr(), /\s+at /, 'no stack trace')
+  }
+})
+
+t.test('an uncaught error is logged, sockets get 1001, and the process exits 1', async t => {
+  // A fault outside any request: an exception thrown from an event listener, on the test's cue (SIGUSR2).
+  const fault = 'data:text/javascript,' + encodeURIComponent('process.on("SIGUSR2", () => { throw new Error("fault injected by test") })')
+  const server = await startServer({ NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${fault}` })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const ws = new WebSocket(`${server.wsUrl}/ws/alice`)
+  const closed = once(ws, 'close')
+  await once(ws, 'open')
+  server.child.kill('SIGUSR2')
+  t.equal((await closed)[0], 1001)
+  t.equal(await server.exited, 1)
+  t.match(server.stdout(), /"msg":"shutting down after an unexpected error"/)
+  t.match(server.stdout(), /fault injected by test/)
+})
