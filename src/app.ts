@@ -8,6 +8,7 @@ import connections from './plugins/connections.js'
 import errorHandler from './plugins/error-handler.js'
 import openapi from './plugins/openapi.js'
 import healthRoutes from './routes/health.js'
+import presenceRoutes from './routes/presence.js'
 import sendRoutes from './routes/send.js'
 import wsRoutes from './routes/ws.js'
 import { formatValidationError } from './validation.js'
@@ -43,6 +44,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(openapi)
   await app.register(healthRoutes)
   await app.register(sendRoutes, { maxMessageLength: config.maxMessageLength })
+  await app.register(presenceRoutes)
   await app.register(wsRoutes, {
     maxConnectionsPerUser: config.maxConnectionsPerUser,
     heartbeatIntervalMs: config.heartbeatIntervalMs,

@@ -17,6 +17,7 @@ async function openapiPlugin (app: FastifyInstance): Promise<void> {
       tags: [
         { name: 'send', description: 'Send messages over HTTP' },
         { name: 'receive', description: 'Receive messages over a WebSocket' },
+        { name: 'presence', description: 'Who is online' },
         { name: 'operations', description: 'Health and readiness' }
       ]
     },

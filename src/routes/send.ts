@@ -1,25 +1,61 @@
-// POST /send-message: validate, push to every open connection of the receiver, answer sent or offline.
+// The send routes: validate, push to every open connection of the target, answer sent or offline.
+import type { FastifyBaseLogger } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { OutgoingMessage } from '../message.js'
 import { ErrorSchema } from '../schemas/common.js'
-import { SendResultSchema, sendMessageBodySchema } from '../schemas/send.js'
+import { SendResultSchema, broadcastBodySchema, publishBodySchema, sendMessageBodySchema, type SendResult } from '../schemas/send.js'
 
-const errors = { 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema }
+const responses = { 200: SendResultSchema, 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema }
+
+/** Nobody took the message: log the ids (never the text), drop it, and say so. */
+function answer (log: FastifyBaseLogger, outgoing: OutgoingMessage, written: number): SendResult {
+  if (written > 0) return { status: 'sent', id: outgoing.id }
+  const { target } = outgoing
+  const to = target.kind === 'direct' ? { receiver: target.receiver } : target.kind === 'topic' ? { topic: target.topic } : { broadcast: true }
+  log.info({ msgId: outgoing.id, sender: outgoing.sender, ...to }, 'offline, message dropped')
+  return { status: 'offline', id: outgoing.id }
+}
 
 const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number }> = async (app, opts) => {
+  const { connections } = app
+
   app.post('/send-message', {
     schema: {
       summary: 'Push a message to every open connection of one user',
       tags: ['send'],
       body: sendMessageBodySchema(opts.maxMessageLength),
-      response: { 200: SendResultSchema, ...errors }
+      response: responses
     }
   }, async (request) => {
     const { sender, receiver, message } = request.body
     const outgoing = new OutgoingMessage(sender, message, { kind: 'direct', receiver })
-    if (app.connections.send(receiver, outgoing) > 0) return { status: 'sent' as const, id: outgoing.id }
-    request.log.info({ msgId: outgoing.id, sender, receiver }, 'receiver offline, message dropped')
-    return { status: 'offline' as const, id: outgoing.id }
+    return answer(request.log, outgoing, connections.send(receiver, outgoing))
+  })
+
+  app.post('/publish', {
+    schema: {
+      summary: 'Push a message to every open connection subscribed to a topic',
+      tags: ['send'],
+      body: publishBodySchema(opts.maxMessageLength),
+      response: responses
+    }
+  }, async (request) => {
+    const { sender, topic, message } = request.body
+    const outgoing = new OutgoingMessage(sender, message, { kind: 'topic', topic })
+    return answer(request.log, outgoing, connections.publish(topic, outgoing))
+  })
+
+  app.post('/broadcast', {
+    schema: {
+      summary: 'Push a message to every open connection',
+      tags: ['send'],
+      body: broadcastBodySchema(opts.maxMessageLength),
+      response: responses
+    }
+  }, async (request) => {
+    const { sender, message } = request.body
+    const outgoing = new OutgoingMessage(sender, message, { kind: 'broadcast' })
+    return answer(request.log, outgoing, connections.broadcast(outgoing))
   })
 }
 

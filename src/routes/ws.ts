@@ -6,9 +6,17 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
 import { Connection } from '../connection-manager.js'
 import { errorBody } from '../plugins/error-handler.js'
+import { parseTopicList } from '../topics.js'
 import { ErrorSchema } from '../schemas/common.js'
 import { Type } from '@sinclair/typebox'
 import { ErrorFrameSchema, MessageFrameSchema, WsParamsSchema, WsQuerySchema, type FrameFormat } from '../schemas/ws.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The parsed ?topics= list of a WebSocket upgrade, set by its preHandler. */
+    topics: string[] | null
+  }
+}
 
 export const CLOSE_GOING_AWAY = 1001
 /** Client frames are never needed (the channel is receive-only), so anything bigger is refused with 1009. */
@@ -34,6 +42,8 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
     preClose: (done) => { closeAll().then(() => done(), done) }
   })
 
+  app.decorateRequest('topics', null)
+
   app.route({
     method: 'GET',
     url: '/ws/:userId',
@@ -45,7 +55,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       querystring: WsQuerySchema,
       response: {
         101: Type.Union([MessageFrameSchema, ErrorFrameSchema], {
-          description: 'Switching Protocols. Then one text frame per message, of this shape with ?format=json (the default), or the line "[sender]: message" with ?format=text. A frame sent by the client is answered with an error frame. Close codes: 1001 server shutting down, 1009 client frame over 4 KiB, 1013 slow consumer.'
+          description: 'Switching Protocols. Then one text frame per message, of this shape with ?format=json (the default), or the line "[sender]: message" with ?format=text. A frame sent by the client is answered with an error frame. With ?format=text the line is "[sender]: message", "[sender → #topic]: message" or "[sender → all]: message". Close codes: 1001 server shutting down, 1009 client frame over 4 KiB, 1013 slow consumer.'
         }),
         400: ErrorSchema,
         426: ErrorSchema,
@@ -53,6 +63,12 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       }
     },
     preHandler: (request, reply, done) => {
+      const parsed = parseTopicList(request.query.topics)
+      if ('error' in parsed) {
+        reply.code(400).send(errorBody(400, parsed.error))
+        return
+      }
+      request.topics = parsed.topics
       // Synchronous up to the upgrade, so no other upgrade of this user can slip in between check and add().
       if (connections.connectionsOf(request.params.userId) >= opts.maxConnectionsPerUser) {
         reply.code(429).send(errorBody(429, `user ${request.params.userId} already has ${opts.maxConnectionsPerUser} open connections (MAX_CONNECTIONS_PER_USER)`))
@@ -68,9 +84,9 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       // (format is always set: ajv fills in the schema default.)
       // Registered before this function returns: the 101 has just been written, and a POST can only
       // arrive after the client has read it, so it always finds this connection.
-      const connection = new Connection(request.id, request.params.userId, [], request.query.format as FrameFormat, socket)
+      const connection = new Connection(request.id, request.params.userId, request.topics as string[], request.query.format as FrameFormat, socket)
       connections.add(connection)
-      log.info({ connId: connection.id, userId: connection.userId }, 'ws connected')
+      log.info({ connId: connection.id, userId: connection.userId, topics: connection.topics.length }, 'ws connected')
       socket.on('pong', () => { connection.isAlive = true })
       socket.on('message', guard(log, connection.id, () => {
         socket.send(RECEIVE_ONLY_FRAME, { binary: false })

@@ -1,6 +1,6 @@
-// Bodies and answers of the send routes.
+// Bodies and answers of the send routes: /send-message, /publish and /broadcast.
 import { Type, type Static } from '@sinclair/typebox'
-import { MessageIdSchema, UserIdSchema, messageTextSchema } from './common.js'
+import { MessageIdSchema, TopicSchema, UserIdSchema, messageTextSchema } from './common.js'
 
 export const sendMessageBodySchema = (maxLength: number) => Type.Object({
   sender: UserIdSchema,
@@ -8,7 +8,16 @@ export const sendMessageBodySchema = (maxLength: number) => Type.Object({
   message: messageTextSchema(maxLength)
 }, { additionalProperties: false, title: 'SendMessage' })
 
-export type SendMessageBody = Static<ReturnType<typeof sendMessageBodySchema>>
+export const publishBodySchema = (maxLength: number) => Type.Object({
+  sender: UserIdSchema,
+  topic: TopicSchema,
+  message: messageTextSchema(maxLength)
+}, { additionalProperties: false, title: 'Publish' })
+
+export const broadcastBodySchema = (maxLength: number) => Type.Object({
+  sender: UserIdSchema,
+  message: messageTextSchema(maxLength)
+}, { additionalProperties: false, title: 'Broadcast' })
 
 export const SendResultSchema = Type.Object({
   status: Type.Union([Type.Literal('sent'), Type.Literal('offline')], {

@@ -1,6 +1,6 @@
 // The WebSocket route: its parameters and the frames it pushes.
 import { Type, type Static } from '@sinclair/typebox'
-import { MessageIdSchema, UserIdSchema, stringEnum } from './common.js'
+import { MessageIdSchema, TopicSchema, UserIdSchema, stringEnum } from './common.js'
 
 export const WsParamsSchema = Type.Object({ userId: UserIdSchema })
 
@@ -8,20 +8,32 @@ export const WsQuerySchema = Type.Object({
   format: Type.Optional(stringEnum(['json', 'text'] as const, {
     default: 'json',
     description: 'json (default): one JSON frame per message; text: the plain line "[sender]: message"'
+  })),
+  topics: Type.Optional(Type.String({
+    description: 'Comma-separated topic names to subscribe to, at most 32, each 1-64 characters from A-Z a-z 0-9 _ - . :',
+    examples: ['news,orders-42']
   }))
 }, { additionalProperties: false })
 
 export type WsQuery = Static<typeof WsQuerySchema>
 export type FrameFormat = 'json' | 'text'
 
-export const MessageFrameSchema = Type.Object({
+const frameFields = {
   type: Type.Literal('message'),
   id: MessageIdSchema,
-  sender: UserIdSchema,
-  receiver: UserIdSchema,
-  message: Type.String(),
+  sender: UserIdSchema
+}
+const frameTail = {
+  message: Type.String({ description: 'exactly as sent' }),
   sentAt: Type.String({ format: 'date-time', description: 'ISO-8601 UTC' })
-}, { title: 'MessageFrame' })
+}
+
+/** The JSON frame of a message: a direct one carries receiver, a topic one topic, a broadcast one broadcast: true. */
+export const MessageFrameSchema = Type.Union([
+  Type.Object({ ...frameFields, receiver: UserIdSchema, ...frameTail }, { title: 'DirectMessageFrame' }),
+  Type.Object({ ...frameFields, topic: TopicSchema, ...frameTail }, { title: 'TopicMessageFrame' }),
+  Type.Object({ ...frameFields, broadcast: Type.Literal(true), ...frameTail }, { title: 'BroadcastMessageFrame' })
+], { title: 'MessageFrame' })
 
 export const ErrorFrameSchema = Type.Object({
   type: Type.Literal('error'),

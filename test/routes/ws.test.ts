@@ -167,7 +167,7 @@ t.test('connects, closes and offline skips are logged with ids, never the messag
   alice.ws.close(1000)
   await waitUntil(() => logs.find('ws closed') !== undefined)
 
-  t.match(logs.find('receiver offline, message dropped'), { msgId: res.body.id, sender: 'bob', receiver: 'carol' })
+  t.match(logs.find('offline, message dropped'), { msgId: res.body.id, sender: 'bob', receiver: 'carol' })
   t.match(logs.find('ws connected'), { userId: 'alice', connId: String })
   t.match(logs.find('ws closed'), { userId: 'alice', code: 1000 })
   t.notOk(logs.raw.some(line => line.includes('launch code')), 'message text never logged')
