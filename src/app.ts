@@ -4,12 +4,15 @@ import Fastify, { LogController, type FastifyServerOptions } from 'fastify'
 import cors from '@fastify/cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
+import auth from './plugins/auth.js'
 import connections from './plugins/connections.js'
 import errorHandler from './plugins/error-handler.js'
 import openapi from './plugins/openapi.js'
+import publisherAuth from './plugins/publisher-auth.js'
 import healthRoutes from './routes/health.js'
 import presenceRoutes from './routes/presence.js'
 import sendRoutes from './routes/send.js'
+import tokenRoutes from './routes/tokens.js'
 import wsRoutes from './routes/ws.js'
 import { formatValidationError } from './validation.js'
 
@@ -37,15 +40,24 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     origin: config.allowedOrigins,
     methods: ['GET', 'POST'],
     allowedHeaders: ['Content-Type', 'Authorization', 'X-Request-Id'],
-    maxAge: 600
+    maxAge: 600,
+    // A bare OPTIONS (no preflight headers) would otherwise get a plain-text 400, the one non-JSON error.
+    strictPreflight: false
   })
   await app.register(connections, { maxBufferedBytes: config.maxBufferedBytes })
+  await app.register(auth, { apiKeys: config.apiKeys, jwtSecret: config.jwtSecret })
   await app.register(errorHandler)
   await app.register(openapi)
   await app.register(healthRoutes)
-  await app.register(sendRoutes, { maxMessageLength: config.maxMessageLength })
+  await app.register(async (publisher) => {
+    await publisher.register(publisherAuth, { rateLimitPerMinute: config.rateLimitPerMinute })
+    await publisher.register(sendRoutes, { maxMessageLength: config.maxMessageLength })
+    await publisher.register(tokenRoutes)
+  })
   await app.register(presenceRoutes)
   await app.register(wsRoutes, {
+    allowedOrigins: config.allowedOrigins,
+    upgradeRatePerMinute: config.upgradeRatePerMinute,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     closeGraceMs: Math.min(2000, Math.floor(config.shutdownTimeoutMs / 2))

@@ -9,7 +9,7 @@ export interface Config {
   port: number
   host: string
   logLevel: string
-  /** '*' allows any origin; otherwise the exact origins allowed for CORS (and, later, WebSocket upgrades). */
+  /** '*' allows any origin; otherwise the exact origins allowed for CORS and WebSocket upgrades. */
   allowedOrigins: AllowedOrigins
   maxMessageLength: number
   bodyLimit: number
@@ -17,7 +17,20 @@ export interface Config {
   heartbeatIntervalMs: number
   maxBufferedBytes: number
   shutdownTimeoutMs: number
+  /** Publisher keys for the POST routes; empty means publishing is open. */
+  apiKeys: string[]
+  /** HS256 secret for receiver tokens; null means receiving is open. */
+  jwtSecret: string | null
+  /** POST requests per minute per API key (per IP in open mode); 0 turns the limit off. */
+  rateLimitPerMinute: number
+  /** WebSocket upgrades per minute per IP; 0 turns the limit off. */
+  upgradeRatePerMinute: number
 }
+
+export const MIN_API_KEY_LENGTH = 24
+export const MIN_JWT_SECRET_BYTES = 32
+/** Limits that apply under NODE_ENV=production unless set; elsewhere the limits are off unless set. */
+export const PRODUCTION_LIMITS = { rateLimitPerMinute: 60_000, upgradeRatePerMinute: 1200 }
 
 export const defaultConfig: Readonly<Config> = Object.freeze({
   port: 3000,
@@ -29,10 +42,12 @@ export const defaultConfig: Readonly<Config> = Object.freeze({
   maxConnectionsPerUser: 16,
   heartbeatIntervalMs: 30_000,
   maxBufferedBytes: 1024 * 1024,
-  shutdownTimeoutMs: 10_000
+  shutdownTimeoutMs: 10_000,
+  apiKeys: [],
+  jwtSecret: null,
+  rateLimitPerMinute: 0,
+  upgradeRatePerMinute: 0
 })
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 const positive = (max = 2 ** 31 - 1) => Type.Integer({ minimum: 1, maximum: max })
 
@@ -40,14 +55,18 @@ const positive = (max = 2 ** 31 - 1) => Type.Integer({ minimum: 1, maximum: max 
 const EnvSchema = Type.Partial(Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535 }),
   HOST: Type.String({ minLength: 1 }),
-  LOG_LEVEL: Type.Unsafe<string>({ type: 'string', enum: LOG_LEVELS }),
+  LOG_LEVEL: Type.Unsafe<string>({ type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
   ALLOWED_ORIGINS: Type.String({ minLength: 1 }),
   MAX_MESSAGE_LENGTH: positive(1_000_000),
   BODY_LIMIT: positive(64 * 1024 * 1024),
   MAX_CONNECTIONS_PER_USER: positive(100_000),
   HEARTBEAT_INTERVAL_MS: positive(24 * 3600 * 1000),
   MAX_BUFFERED_BYTES: positive(1024 * 1024 * 1024),
-  SHUTDOWN_TIMEOUT_MS: positive(10 * 60 * 1000)
+  SHUTDOWN_TIMEOUT_MS: positive(10 * 60 * 1000),
+  NODE_ENV: Type.String(),
+  AUTH: Type.Unsafe<'on' | 'off'>({ type: 'string', enum: ['on', 'off'] }),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }),
+  UPGRADE_RATE_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })
 }))
 
 type Env = Static<typeof EnvSchema>
@@ -65,6 +84,7 @@ interface AjvIssue { instancePath: string, message?: string, params: Record<stri
 /** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
 export function loadConfig (env: NodeJS.ProcessEnv): Config {
   // Only our own variables are validated; blank ones count as unset, as shells often export them empty.
+  // Secrets are read apart, so that no error message can ever echo one.
   const names = Object.keys(EnvSchema.properties)
   const data: Record<string, string> = {}
   for (const name of names) {
@@ -80,11 +100,28 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
     const variable = issue.instancePath.slice(1)
     throw new ConfigError(variable, `${describe(issue)} (got ${JSON.stringify(data[variable])})`)
   }
+  const production = parsed.NODE_ENV === 'production'
+  const auth = parsed.AUTH === 'off' ? { apiKeys: [], jwtSecret: null } : readSecrets(env)
+  const allowedOrigins = parseOrigins(parsed.ALLOWED_ORIGINS)
+  if (production && parsed.AUTH !== 'off') {
+    const missing = [
+      auth.apiKeys.length === 0 ? 'API_KEYS' : null,
+      auth.jwtSecret === null ? 'JWT_SECRET' : null,
+      allowedOrigins === '*' ? 'ALLOWED_ORIGINS' : null
+    ].filter(name => name !== null)
+    if (missing.length > 0) {
+      throw new ConfigError(missing.join(', '), 'must be set when NODE_ENV=production (API_KEYS, JWT_SECRET and a list of ALLOWED_ORIGINS); set them, or set AUTH=off to run open deliberately')
+    }
+  }
+  const limits = production ? PRODUCTION_LIMITS : defaultConfig
   return {
+    ...auth,
+    rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? limits.rateLimitPerMinute,
+    upgradeRatePerMinute: parsed.UPGRADE_RATE_PER_MINUTE ?? limits.upgradeRatePerMinute,
+    allowedOrigins,
     port: parsed.PORT ?? defaultConfig.port,
     host: parsed.HOST ?? defaultConfig.host,
     logLevel: parsed.LOG_LEVEL ?? defaultConfig.logLevel,
-    allowedOrigins: parseOrigins(parsed.ALLOWED_ORIGINS),
     maxMessageLength: parsed.MAX_MESSAGE_LENGTH ?? defaultConfig.maxMessageLength,
     bodyLimit: parsed.BODY_LIMIT ?? defaultConfig.bodyLimit,
     maxConnectionsPerUser: parsed.MAX_CONNECTIONS_PER_USER ?? defaultConfig.maxConnectionsPerUser,
@@ -95,8 +132,22 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
 }
 
 function describe (issue: AjvIssue): string {
-  if (issue.params.allowedValues !== undefined) return `must be one of ${LOG_LEVELS.join(', ')}`
-  return String(issue.message)
+  const allowed = issue.params.allowedValues as string[] | undefined
+  return allowed === undefined ? String(issue.message) : `must be one of ${allowed.join(', ')}`
+}
+
+/** API_KEYS (comma-separated, for rotation) and JWT_SECRET, refused when weak. Never echoed. */
+function readSecrets (env: NodeJS.ProcessEnv): Pick<Config, 'apiKeys' | 'jwtSecret'> {
+  const apiKeys = (env.API_KEYS ?? '').split(',').map(key => key.trim()).filter(key => key !== '')
+  const weak = apiKeys.findIndex(key => key.length < MIN_API_KEY_LENGTH)
+  if (weak !== -1) {
+    throw new ConfigError('API_KEYS', `key #${weak + 1} is shorter than ${MIN_API_KEY_LENGTH} characters; use long random keys, e.g. openssl rand -hex 32`)
+  }
+  const secret = env.JWT_SECRET?.trim() ?? ''
+  if (secret !== '' && Buffer.byteLength(secret) < MIN_JWT_SECRET_BYTES) {
+    throw new ConfigError('JWT_SECRET', `is shorter than ${MIN_JWT_SECRET_BYTES} bytes; use a long random secret, e.g. openssl rand -hex 32`)
+  }
+  return { apiKeys, jwtSecret: secret === '' ? null : secret }
 }
 
 /** `*` (or unset) means any origin; otherwise a comma-separated list of exact origins such as https://app.example.com. */

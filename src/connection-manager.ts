@@ -12,6 +12,8 @@ const TEXT_FRAME = { binary: false } as const
 export class Connection {
   /** Cleared when a ping goes out, set again by the pong; see the heartbeat in routes/ws.ts. */
   isAlive = true
+  /** Closes the connection when its receiver token expires (auth mode only). */
+  expiry: NodeJS.Timeout | undefined = undefined
 
   constructor (
     readonly id: string,

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ConfigError, defaultConfig, loadConfig } from '../src/config.js'
+import { ConfigError, PRODUCTION_LIMITS, defaultConfig, loadConfig } from '../src/config.js'
 
 t.test('no variables give the documented defaults', async t => {
   t.same(loadConfig({}), defaultConfig)
@@ -28,7 +28,11 @@ t.test('every variable is read and converted', async t => {
     maxConnectionsPerUser: 4,
     heartbeatIntervalMs: 10000,
     maxBufferedBytes: 2048,
-    shutdownTimeoutMs: 3000
+    shutdownTimeoutMs: 3000,
+    apiKeys: [],
+    jwtSecret: null,
+    rateLimitPerMinute: 0,
+    upgradeRatePerMinute: 0
   })
   t.equal(loadConfig({ ALLOWED_ORIGINS: '*' }).allowedOrigins, '*')
 })
@@ -50,4 +54,46 @@ t.test('bad values throw a ConfigError naming the variable', async t => {
   }
   const err = new ConfigError('X', 'is wrong')
   t.equal(err.message, 'invalid configuration: X is wrong')
+})
+
+const KEY_A = 'a'.repeat(24)
+const KEY_B = 'b'.repeat(40)
+const SECRET = 's'.repeat(32)
+const production = { NODE_ENV: 'production', API_KEYS: `${KEY_A},${KEY_B}`, JWT_SECRET: SECRET, ALLOWED_ORIGINS: 'https://app.example.com' }
+
+t.test('secrets: several API keys for rotation, a JWT secret, and safe limits in production', async t => {
+  const config = loadConfig(production)
+  t.same(config.apiKeys, [KEY_A, KEY_B])
+  t.equal(config.jwtSecret, SECRET)
+  t.same([config.rateLimitPerMinute, config.upgradeRatePerMinute], [PRODUCTION_LIMITS.rateLimitPerMinute, PRODUCTION_LIMITS.upgradeRatePerMinute])
+  const off = loadConfig({ ...production, RATE_LIMIT_PER_MINUTE: '0', UPGRADE_RATE_PER_MINUTE: '0' })
+  t.same([off.rateLimitPerMinute, off.upgradeRatePerMinute], [0, 0], '0 turns both limits off')
+  t.same(loadConfig({ API_KEYS: ` ${KEY_A} , ` }).apiKeys, [KEY_A], 'blanks around keys are ignored')
+})
+
+t.test('production refuses to start without API_KEYS, JWT_SECRET and ALLOWED_ORIGINS unless AUTH=off', async t => {
+  t.throws(() => loadConfig({ NODE_ENV: 'production' }), {
+    variable: 'API_KEYS, JWT_SECRET, ALLOWED_ORIGINS',
+    message: /must be set when NODE_ENV=production .*set AUTH=off to run open deliberately/
+  })
+  t.throws(() => loadConfig({ ...production, ALLOWED_ORIGINS: '*' }), { name: 'ConfigError', variable: 'ALLOWED_ORIGINS' })
+  t.throws(() => loadConfig({ ...production, JWT_SECRET: '' }), { name: 'ConfigError', variable: 'JWT_SECRET' })
+  const open = loadConfig({ NODE_ENV: 'production', AUTH: 'off' })
+  t.same([open.apiKeys, open.jwtSecret, open.allowedOrigins], [[], null, '*'])
+  t.same(loadConfig({ ...production, AUTH: 'off' }).apiKeys, [], 'AUTH=off ignores the secrets')
+  t.throws(() => loadConfig({ AUTH: 'maybe' }), { variable: 'AUTH', message: /must be one of on, off/ })
+})
+
+t.test('weak secrets are refused, and never echoed', async t => {
+  const shortKey = 'short-key-123'
+  const shortSecret = 'tiny-secret'
+  t.throws(() => loadConfig({ API_KEYS: `${KEY_A},${shortKey}` }), { variable: 'API_KEYS', message: /key #2 is shorter than 24 characters/ })
+  t.throws(() => loadConfig({ JWT_SECRET: shortSecret }), { variable: 'JWT_SECRET', message: /shorter than 32 bytes/ })
+  for (const env of [{ API_KEYS: shortKey }, { JWT_SECRET: shortSecret }]) {
+    try {
+      loadConfig(env)
+    } catch (err) {
+      t.notMatch((err as Error).message, /short-key|tiny-secret/)
+    }
+  }
 })

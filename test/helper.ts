@@ -82,15 +82,18 @@ export class Client {
   }
 }
 
-export async function connect (t: Test, server: Server, path: string, options: WebSocket.ClientOptions = {}): Promise<Client> {
-  const ws = new WebSocket(server.wsUrl + path, options)
+export async function connect (t: Test, server: Server, path: string, options: WebSocket.ClientOptions = {}, protocols: string[] = []): Promise<Client> {
+  const ws = new WebSocket(server.wsUrl + path, protocols, options)
   const client = new Client(ws)
   t.teardown(() => ws.terminate())
   await once(ws, 'open')
   return client
 }
 
-/** Opens a WebSocket that the server is expected to refuse, and resolves with the HTTP status. */
+/**
+ * Opens a WebSocket that the server is expected to refuse, and resolves with the HTTP status once the server
+ * has also closed the socket (a refused upgrade must not leave the connection hanging).
+ */
 export async function refusedUpgrade (server: Server, path: string, options: WebSocket.ClientOptions = {}): Promise<{ status: number, body: Record<string, unknown> }> {
   const ws = new WebSocket(server.wsUrl + path, options)
   return await new Promise((resolve, reject) => {
@@ -98,8 +101,12 @@ export async function refusedUpgrade (server: Server, path: string, options: Web
     ws.on('error', () => {})
     ws.on('unexpected-response', (_req, res) => {
       let body = ''
+      const timer = setTimeout(() => reject(new Error(`server left the refused upgrade of ${path} open`)), 5000)
       res.on('data', (chunk: Buffer) => { body += chunk.toString() })
-      res.on('end', () => resolve({ status: res.statusCode as number, body: JSON.parse(body) as Record<string, unknown> }))
+      res.socket.on('close', () => {
+        clearTimeout(timer)
+        resolve({ status: res.statusCode as number, body: JSON.parse(body) as Record<string, unknown> })
+      })
     })
   })
 }

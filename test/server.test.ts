@@ -23,7 +23,7 @@ t.test('the service answers on the port it was given, with JSON logs when stdout
   t.teardown(() => { server.child.kill('SIGKILL') })
   const res = await fetch(`${server.url}/health`)
   t.same(await res.json(), { status: 'ok' })
-  t.match(server.stdout().split('\n')[0], /^\{"level":30,/)
+  t.match(server.stdout().split('\n')[0], /^\{"level":\d+,"time":/)
   server.child.kill('SIGTERM')
   t.equal(await server.exited, 0)
 })
@@ -33,11 +33,13 @@ t.test('a bad setting stops start-up with one line naming the variable', async t
     [{ PORT: 'abc' }, /^invalid configuration: PORT must be integer \(got "abc"\)$/],
     [{ MAX_MESSAGE_LENGTH: '-1' }, /^invalid configuration: MAX_MESSAGE_LENGTH must be >= 1 \(got "-1"\)$/],
     [{ LOG_LEVEL: 'loud' }, /^invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/],
-    [{ ALLOWED_ORIGINS: 'example.com' }, /^invalid configuration: ALLOWED_ORIGINS must be \* or a comma-separated list of origins/]
+    [{ ALLOWED_ORIGINS: 'example.com' }, /^invalid configuration: ALLOWED_ORIGINS must be \* or a comma-separated list of origins/],
+    [{ NODE_ENV: 'production' }, /^invalid configuration: API_KEYS, JWT_SECRET, ALLOWED_ORIGINS must be set when NODE_ENV=production .* or set AUTH=off to run open deliberately$/],
+    [{ JWT_SECRET: 'too-short' }, /^invalid configuration: JWT_SECRET is shorter than 32 bytes/]
   ]
   for (const [env, expected] of cases) {
     const proc = spawnServer(env)
-    t.equal(await proc.exited, 1, `${Object.keys(env)[0] as string} exits 1`)
+    t.equal(await proc.exited, 1, `${JSON.stringify(env)} exits 1`)
     const lines = proc.stderr().trim().split('\n')
     t.equal(lines.length, 1, 'exactly one line')
     t.match(lines[0], expected)
@@ -58,4 +60,14 @@ t.test('an uncaught error is logged, sockets get 1001, and the process exits 1',
   t.equal(await server.exited, 1)
   t.match(server.stdout(), /"msg":"shutting down after an unexpected error"/)
   t.match(server.stdout(), /fault injected by test/)
+})
+
+t.test('open mode says once, at start-up, that auth is off', async t => {
+  const server = await startServer()
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const warnings = server.stdout().split('\n').filter(line => line.includes('"level":40'))
+  t.equal(warnings.length, 1)
+  t.match(warnings[0], /auth is off/)
+  server.child.kill('SIGTERM')
+  await server.exited
 })

@@ -4,6 +4,11 @@ import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance } from 'fastify'
 
+/** An error that the error handler answers with this status and, for a 4xx, this message. */
+export function httpError (statusCode: number, message: string): Error & { statusCode: number } {
+  return Object.assign(new Error(message), { statusCode })
+}
+
 export function errorBody (statusCode: number, message: string) {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message }
 }

@@ -5,7 +5,8 @@ import { OutgoingMessage } from '../message.js'
 import { ErrorSchema } from '../schemas/common.js'
 import { SendResultSchema, broadcastBodySchema, publishBodySchema, sendMessageBodySchema, type SendResult } from '../schemas/send.js'
 
-const responses = { 200: SendResultSchema, 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema }
+const responses = { 200: SendResultSchema, 400: ErrorSchema, 401: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema }
+const security = [{ apiKey: [] }]
 
 /** Nobody took the message: log the ids (never the text), drop it, and say so. */
 function answer (log: FastifyBaseLogger, outgoing: OutgoingMessage, written: number): SendResult {
@@ -23,6 +24,7 @@ const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number }> = asyn
     schema: {
       summary: 'Push a message to every open connection of one user',
       tags: ['send'],
+      security,
       body: sendMessageBodySchema(opts.maxMessageLength),
       response: responses
     }
@@ -36,6 +38,7 @@ const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number }> = asyn
     schema: {
       summary: 'Push a message to every open connection subscribed to a topic',
       tags: ['send'],
+      security,
       body: publishBodySchema(opts.maxMessageLength),
       response: responses
     }
@@ -49,6 +52,7 @@ const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number }> = asyn
     schema: {
       summary: 'Push a message to every open connection',
       tags: ['send'],
+      security,
       body: broadcastBodySchema(opts.maxMessageLength),
       response: responses
     }

@@ -5,7 +5,9 @@ import websocket from '@fastify/websocket'
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
 import { Connection } from '../connection-manager.js'
-import { errorBody } from '../plugins/error-handler.js'
+import type { AllowedOrigins } from '../config.js'
+import { errorBody, httpError } from '../plugins/error-handler.js'
+import upgradeGuard, { SUBPROTOCOL, authenticateUpgrade } from '../plugins/upgrade-guard.js'
 import { parseTopicList } from '../topics.js'
 import { ErrorSchema } from '../schemas/common.js'
 import { Type } from '@sinclair/typebox'
@@ -19,11 +21,15 @@ declare module 'fastify' {
 }
 
 export const CLOSE_GOING_AWAY = 1001
+export const CLOSE_TOKEN_EXPIRED = 4001
+const MAX_TIMER_MS = 2 ** 31 - 1
 /** Client frames are never needed (the channel is receive-only), so anything bigger is refused with 1009. */
 export const MAX_CLIENT_FRAME_BYTES = 4096
 const RECEIVE_ONLY_FRAME = Buffer.from(JSON.stringify({ type: 'error', message: 'receive-only: send with POST /send-message' }))
 
 export interface WsRouteOptions {
+  allowedOrigins: AllowedOrigins
+  upgradeRatePerMinute: number
   maxConnectionsPerUser: number
   heartbeatIntervalMs: number
   /** How long shutdown waits for clients to answer the 1001 close before cutting them off. */
@@ -34,7 +40,13 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
   const { connections, log } = app
 
   await app.register(websocket, {
-    options: { maxPayload: MAX_CLIENT_FRAME_BYTES, clientTracking: false, perMessageDeflate: false },
+    options: {
+      maxPayload: MAX_CLIENT_FRAME_BYTES,
+      clientTracking: false,
+      perMessageDeflate: false,
+      // Browsers carry the token as a second subprotocol; the one selected is always "pushwire".
+      handleProtocols: (protocols: Set<string>) => protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false
+    },
     // ws already closes the socket (1009, 1002 …) before it emits 'error'; only note it.
     errorHandler: (err, socket, request) => {
       log.debug({ connId: request.id, err: err.message }, 'ws error')
@@ -42,6 +54,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
     preClose: (done) => { closeAll().then(() => done(), done) }
   })
 
+  await app.register(upgradeGuard, opts)
   app.decorateRequest('topics', null)
 
   app.route({
@@ -51,30 +64,30 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       summary: 'Open the receive-only WebSocket of a user (upgrade required)',
       description: 'Answers 101 Switching Protocols and then pushes one frame per message; see the README for the frame shapes and close codes. A plain GET without an upgrade gets 426.',
       tags: ['receive'],
+      security: [{ receiverToken: [] }],
       params: WsParamsSchema,
       querystring: WsQuerySchema,
       response: {
         101: Type.Union([MessageFrameSchema, ErrorFrameSchema], {
-          description: 'Switching Protocols. Then one text frame per message, of this shape with ?format=json (the default), or the line "[sender]: message" with ?format=text. A frame sent by the client is answered with an error frame. With ?format=text the line is "[sender]: message", "[sender → #topic]: message" or "[sender → all]: message". Close codes: 1001 server shutting down, 1009 client frame over 4 KiB, 1013 slow consumer.'
+          description: 'Switching Protocols. Then one text frame per message, of this shape with ?format=json (the default), or the line "[sender]: message" with ?format=text. A frame sent by the client is answered with an error frame. With ?format=text the line is "[sender]: message", "[sender → #topic]: message" or "[sender → all]: message". Close codes: 1001 server shutting down, 1009 client frame over 4 KiB, 1013 slow consumer, 4001 token expired.'
         }),
         400: ErrorSchema,
+        401: ErrorSchema,
+        403: ErrorSchema,
         426: ErrorSchema,
         429: ErrorSchema
       }
     },
-    preHandler: (request, reply, done) => {
+    preHandler: async (request, reply) => {
       const parsed = parseTopicList(request.query.topics)
-      if ('error' in parsed) {
-        reply.code(400).send(errorBody(400, parsed.error))
-        return
-      }
+      if ('error' in parsed) throw httpError(400, parsed.error)
       request.topics = parsed.topics
-      // Synchronous up to the upgrade, so no other upgrade of this user can slip in between check and add().
-      if (connections.connectionsOf(request.params.userId) >= opts.maxConnectionsPerUser) {
-        reply.code(429).send(errorBody(429, `user ${request.params.userId} already has ${opts.maxConnectionsPerUser} open connections (MAX_CONNECTIONS_PER_USER)`))
-        return
+      if (app.receiverTokens !== null) await authenticateUpgrade(app.receiverTokens, request, reply, parsed.topics)
+      // Last, with no await between this check and the upgrade, so it counts every registered connection.
+      const { userId } = request.params
+      if (connections.connectionsOf(userId) >= opts.maxConnectionsPerUser) {
+        throw httpError(429, `user ${userId} already has ${opts.maxConnectionsPerUser} open connections (MAX_CONNECTIONS_PER_USER)`)
       }
-      done()
     },
     handler: (_request, reply) => {
       reply.code(426).header('upgrade', 'websocket')
@@ -91,12 +104,23 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       socket.on('message', guard(log, connection.id, () => {
         socket.send(RECEIVE_ONLY_FRAME, { binary: false })
       }))
+      if (request.tokenExpiresAt !== null) {
+        // Timers cap at ~24.8 days: a longer-lived token is closed then, and the client reconnects with it.
+        connection.expiry = setTimeout(expire, Math.min(request.tokenExpiresAt - Date.now(), MAX_TIMER_MS), connection)
+      }
       socket.on('close', guard(log, connection.id, (code: number) => {
+        clearTimeout(connection.expiry)
         connections.remove(connection)
         log.info({ connId: connection.id, userId: connection.userId, code }, 'ws closed')
       }))
     }
   })
+
+  function expire (connection: Connection): void {
+    connections.remove(connection)
+    connection.socket.close(CLOSE_TOKEN_EXPIRED, 'token expired')
+    log.info({ connId: connection.id, userId: connection.userId, code: CLOSE_TOKEN_EXPIRED }, 'token expired, connection closed')
+  }
 
   // The ws README's heartbeat: a socket that did not answer the previous ping is dead.
   const heartbeat = setInterval(() => {

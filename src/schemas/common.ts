@@ -45,7 +45,8 @@ export const ErrorSchema = Type.Object({
 export const PATTERN_HINTS: Record<string, string> = {
   [USER_ID_PATTERN]: 'must contain only A-Z a-z 0-9 _ - . @ :',
   [TOPIC_PATTERN]: 'must contain only A-Z a-z 0-9 _ - . :',
-  [NON_BLANK_PATTERN]: 'must contain at least one non-whitespace character'
+  [NON_BLANK_PATTERN]: 'must contain at least one non-whitespace character',
+  [`${TOPIC_PATTERN}|^\\*$`]: 'must be "*" or contain only A-Z a-z 0-9 _ - . :'
 }
 
 /** A string from a fixed list, as a plain JSON Schema enum (clearer errors and docs than a union of literals). */

@@ -1,0 +1,49 @@
+// Guards the publisher routes (every POST): an API key when API_KEYS is set, then the per-key rate limit.
+// Registered inside the publisher routes' own context, so GET routes and upgrades never run these hooks.
+import rateLimit from '@fastify/rate-limit'
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { bearerCredential } from '../auth.js'
+import { refuseUrlCredentials } from './auth.js'
+import { httpError } from './error-handler.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Which API key (1-based) authenticated this request; 0 in open mode. */
+    publisher: number
+  }
+}
+
+async function publisherAuthPlugin (app: FastifyInstance, opts: { rateLimitPerMinute: number }): Promise<void> {
+  const keys = app.publisherKeys
+  app.decorateRequest('publisher', 0)
+  app.addHook('onRequest', refuseUrlCredentials)
+
+  if (keys.enabled) {
+    app.addHook('onRequest', async (request, reply) => {
+      const header = request.headers.authorization
+      const credential = bearerCredential(header)
+      const match = credential === null ? 0 : keys.match(credential)
+      if (match > 0) {
+        request.publisher = match
+        return
+      }
+      reply.header('www-authenticate', credential === null ? 'Bearer realm="pushwire"' : 'Bearer realm="pushwire", error="invalid_token"')
+      if (header === undefined) throw httpError(401, 'an API key is required: send "Authorization: Bearer <key>"')
+      if (credential === null) throw httpError(401, 'the Authorization header must be "Bearer <key>"')
+      throw httpError(401, 'the API key is not valid')
+    })
+  }
+
+  if (opts.rateLimitPerMinute > 0) {
+    await app.register(rateLimit, {
+      max: opts.rateLimitPerMinute,
+      timeWindow: 60_000,
+      // Runs after the key check above, so a valid key gets its own budget; open mode counts per IP.
+      keyGenerator: request => request.publisher > 0 ? `key#${request.publisher}` : request.ip,
+      errorResponseBuilder: (_request, context) => httpError(429, `rate limit of ${context.max} requests per minute exceeded (RATE_LIMIT_PER_MINUTE); retry in ${context.after}`)
+    })
+  }
+}
+
+export default fp(publisherAuthPlugin, { name: 'publisher-auth', fastify: '5.x', dependencies: ['auth'] })
