@@ -44,7 +44,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     // A bare OPTIONS (no preflight headers) would otherwise get a plain-text 400, the one non-JSON error.
     strictPreflight: false
   })
-  await app.register(connections, { maxBufferedBytes: config.maxBufferedBytes })
+  await app.register(connections, {
+    maxBufferedBytes: config.maxBufferedBytes,
+    redisUrl: config.redisUrl,
+    nodeId: config.nodeId,
+    nodeTtlMs: config.nodeTtlMs
+  })
   await app.register(auth, { apiKeys: config.apiKeys, jwtSecret: config.jwtSecret })
   await app.register(errorHandler)
   await app.register(openapi)

@@ -1,5 +1,7 @@
 // Configuration: one typed object, read from the environment once at start-up.
 // Tests and embedders build a Config directly (see `defaultConfig`), never through env vars.
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
 
@@ -25,6 +27,12 @@ export interface Config {
   rateLimitPerMinute: number
   /** WebSocket upgrades per minute per IP; 0 turns the limit off. */
   upgradeRatePerMinute: number
+  /** Cluster mode when set: nodes share receivers through Redis pub/sub. */
+  redisUrl: string | null
+  /** This node's id in logs, /stats and Redis; stable for the life of the process. */
+  nodeId: string
+  /** A node that stops sending heartbeats leaves cluster presence within this time. */
+  nodeTtlMs: number
 }
 
 export const MIN_API_KEY_LENGTH = 24
@@ -46,7 +54,10 @@ export const defaultConfig: Readonly<Config> = Object.freeze({
   apiKeys: [],
   jwtSecret: null,
   rateLimitPerMinute: 0,
-  upgradeRatePerMinute: 0
+  upgradeRatePerMinute: 0,
+  redisUrl: null,
+  nodeId: `${hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 48)}-${randomBytes(3).toString('hex')}`,
+  nodeTtlMs: 5000
 })
 
 const positive = (max = 2 ** 31 - 1) => Type.Integer({ minimum: 1, maximum: max })
@@ -66,10 +77,18 @@ const EnvSchema = Type.Partial(Type.Object({
   NODE_ENV: Type.String(),
   AUTH: Type.Unsafe<'on' | 'off'>({ type: 'string', enum: ['on', 'off'] }),
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }),
-  UPGRADE_RATE_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })
+  UPGRADE_RATE_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }),
+  REDIS_URL: Type.String({ pattern: '^rediss?://' }),
+  NODE_ID: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' }),
+  NODE_TTL_MS: Type.Integer({ minimum: 1000, maximum: 10 * 60 * 1000 })
 }))
 
 type Env = Static<typeof EnvSchema>
+
+const PATTERN_HINTS: Record<string, string> = {
+  REDIS_URL: 'must be a redis:// or rediss:// URL',
+  NODE_ID: 'must be 1-64 characters from A-Z a-z 0-9 _ - . :'
+}
 
 /** A start-up configuration error: its message is the one line printed before exiting. */
 export class ConfigError extends Error {
@@ -98,7 +117,9 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
     // env-schema's error carries ajv's list; each entry names the variable in its instancePath.
     const issue = (err as { errors: AjvIssue[] }).errors[0] as AjvIssue
     const variable = issue.instancePath.slice(1)
-    throw new ConfigError(variable, `${describe(issue)} (got ${JSON.stringify(data[variable])})`)
+    // A Redis URL may carry a password, so its value is never echoed.
+    const got = variable === 'REDIS_URL' ? '' : ` (got ${JSON.stringify(data[variable])})`
+    throw new ConfigError(variable, `${PATTERN_HINTS[variable] ?? describe(issue)}${got}`)
   }
   const production = parsed.NODE_ENV === 'production'
   const auth = parsed.AUTH === 'off' ? { apiKeys: [], jwtSecret: null } : readSecrets(env)
@@ -119,6 +140,9 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
     rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? limits.rateLimitPerMinute,
     upgradeRatePerMinute: parsed.UPGRADE_RATE_PER_MINUTE ?? limits.upgradeRatePerMinute,
     allowedOrigins,
+    redisUrl: parsed.REDIS_URL ?? null,
+    nodeId: parsed.NODE_ID ?? defaultConfig.nodeId,
+    nodeTtlMs: parsed.NODE_TTL_MS ?? defaultConfig.nodeTtlMs,
     port: parsed.PORT ?? defaultConfig.port,
     host: parsed.HOST ?? defaultConfig.host,
     logLevel: parsed.LOG_LEVEL ?? defaultConfig.logLevel,

@@ -7,6 +7,7 @@ import type { FrameFormat } from './schemas/ws.js'
 export const CLOSE_SLOW_CONSUMER = 1013
 
 const TEXT_FRAME = { binary: false } as const
+const noop = (): void => {}
 
 /** One open WebSocket of one user. */
 export class Connection {
@@ -14,6 +15,8 @@ export class Connection {
   isAlive = true
   /** Closes the connection when its receiver token expires (auth mode only). */
   expiry: NodeJS.Timeout | undefined = undefined
+  /** Gives back what made this connection reachable (cluster mode: its Redis channels and presence). */
+  release: () => void = noop
 
   constructor (
     readonly id: string,
@@ -55,6 +58,7 @@ export class ConnectionManager {
     if (!this.#all.delete(connection)) return false
     deleteFrom(this.#byUser, connection.userId, connection)
     for (const topic of connection.topics) deleteFrom(this.#byTopic, topic, connection)
+    connection.release()
     return true
   }
 

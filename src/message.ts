@@ -9,12 +9,30 @@ export type Target =
   | { kind: 'broadcast' }
 
 export class OutgoingMessage {
-  readonly id = uuidv7()
-  readonly sentAt = new Date().toISOString()
   #json: Buffer | undefined
   #text: Buffer | undefined
 
-  constructor (readonly sender: string, readonly text: string, readonly target: Target) {}
+  constructor (
+    readonly sender: string,
+    readonly text: string,
+    readonly target: Target,
+    readonly id: string = uuidv7(),
+    readonly sentAt: string = new Date().toISOString()
+  ) {}
+
+  /**
+   * A message received from another node: its JSON frame arrives already encoded, so that Buffer is
+   * written as it is and only the text format, if any socket wants it, is built here.
+   */
+  static fromFrame (frame: Buffer): OutgoingMessage {
+    const f = JSON.parse(frame.toString()) as { id: string, sender: string, message: string, sentAt: string, receiver?: string, topic?: string }
+    const target: Target = f.receiver !== undefined
+      ? { kind: 'direct', receiver: f.receiver }
+      : f.topic !== undefined ? { kind: 'topic', topic: f.topic } : { kind: 'broadcast' }
+    const message = new OutgoingMessage(f.sender, f.message, target, f.id, f.sentAt)
+    message.#json = frame
+    return message
+  }
 
   /** The frame for a format, serialized on first use and reused for every socket after. */
   encode (format: FrameFormat): Buffer {

@@ -17,7 +17,10 @@ t.test('every variable is read and converted', async t => {
     MAX_CONNECTIONS_PER_USER: '4',
     HEARTBEAT_INTERVAL_MS: '10000',
     MAX_BUFFERED_BYTES: '2048',
-    SHUTDOWN_TIMEOUT_MS: '3000'
+    SHUTDOWN_TIMEOUT_MS: '3000',
+    REDIS_URL: 'redis://:secret@redis.internal:6379/0',
+    NODE_ID: 'pod-7',
+    NODE_TTL_MS: '8000'
   }), {
     port: 8080,
     host: '0.0.0.0',
@@ -32,9 +35,14 @@ t.test('every variable is read and converted', async t => {
     apiKeys: [],
     jwtSecret: null,
     rateLimitPerMinute: 0,
-    upgradeRatePerMinute: 0
+    upgradeRatePerMinute: 0,
+    redisUrl: 'redis://:secret@redis.internal:6379/0',
+    nodeId: 'pod-7',
+    nodeTtlMs: 8000
   })
   t.equal(loadConfig({ ALLOWED_ORIGINS: '*' }).allowedOrigins, '*')
+  t.equal(loadConfig({}).nodeId, defaultConfig.nodeId, 'a generated node id, the same for the life of the process')
+  t.match(defaultConfig.nodeId, /^[A-Za-z0-9_.:-]+-[0-9a-f]{6}$/)
 })
 
 t.test('bad values throw a ConfigError naming the variable', async t => {
@@ -47,7 +55,9 @@ t.test('bad values throw a ConfigError naming the variable', async t => {
     [{ MAX_BUFFERED_BYTES: '1e99' }, 'MAX_BUFFERED_BYTES'],
     [{ SHUTDOWN_TIMEOUT_MS: 'soon' }, 'SHUTDOWN_TIMEOUT_MS'],
     [{ ALLOWED_ORIGINS: 'https://a.example.com/path' }, 'ALLOWED_ORIGINS'],
-    [{ ALLOWED_ORIGINS: 'ftp://a.example.com' }, 'ALLOWED_ORIGINS']
+    [{ ALLOWED_ORIGINS: 'ftp://a.example.com' }, 'ALLOWED_ORIGINS'],
+    [{ NODE_ID: 'has space' }, 'NODE_ID'],
+    [{ NODE_TTL_MS: '10' }, 'NODE_TTL_MS']
   ]
   for (const [env, variable] of cases) {
     t.throws(() => loadConfig(env), { name: 'ConfigError', variable, message: new RegExp(`^invalid configuration: ${variable} `) }, variable)
@@ -96,4 +106,12 @@ t.test('weak secrets are refused, and never echoed', async t => {
       t.notMatch((err as Error).message, /short-key|tiny-secret/)
     }
   }
+})
+
+t.test('a bad REDIS_URL is named but never echoed: it may hold a password', async t => {
+  t.throws(() => loadConfig({ REDIS_URL: 'http://:hunter2@redis:6379' }), {
+    name: 'ConfigError',
+    variable: 'REDIS_URL',
+    message: 'invalid configuration: REDIS_URL must be a redis:// or rediss:// URL'
+  })
 })

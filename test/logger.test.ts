@@ -2,9 +2,15 @@ import t from 'tap'
 import { loggerOptions } from '../src/logger.js'
 
 t.test('JSON when stdout is not a terminal, pino-pretty when it is', async t => {
-  const json = loggerOptions({ logLevel: 'warn' }, false)
+  const single = { logLevel: 'warn', redisUrl: null, nodeId: 'n1' }
+  const json = loggerOptions(single, false)
   t.equal(json.level, 'warn')
   t.equal(json.transport, undefined)
-  t.match(loggerOptions({ logLevel: 'info' }, true).transport, { target: 'pino-pretty' })
+  t.equal(json.base, undefined, 'one node: pino\'s default pid and hostname')
+  t.match(loggerOptions(single, true).transport, { target: 'pino-pretty' })
   t.same(json.redact, ['req.headers.authorization'])
+})
+
+t.test('in cluster mode every line carries the node id', async t => {
+  t.match(loggerOptions({ logLevel: 'info', redisUrl: 'redis://127.0.0.1:6379', nodeId: 'node-7' }, false).base, { node: 'node-7', pid: process.pid })
 })

@@ -1,15 +1,23 @@
-// Decorates the app with its ConnectionManager, so every route talks to the same registry.
+// Decorates the app with its ConnectionManager (this node's sockets) and its Fanout (how a message reaches
+// receivers: directly on one node, through Redis pub/sub in cluster mode), so every route shares them.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { ConnectionManager } from '../connection-manager.js'
+import type { Config } from '../config.js'
+import type { Fanout } from '../fanout/fanout.js'
+import { LocalFanout } from '../fanout/local.js'
+import { RedisFanout } from '../fanout/redis.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     connections: ConnectionManager
+    fanout: Fanout
   }
 }
 
-async function connectionsPlugin (app: FastifyInstance, opts: { maxBufferedBytes: number }): Promise<void> {
+type ConnectionsOptions = Pick<Config, 'maxBufferedBytes' | 'redisUrl' | 'nodeId' | 'nodeTtlMs'>
+
+async function connectionsPlugin (app: FastifyInstance, opts: ConnectionsOptions): Promise<void> {
   const connections = new ConnectionManager({
     maxBufferedBytes: opts.maxBufferedBytes,
     onSlowConsumer: ({ id, userId, socket }) => {
@@ -17,6 +25,19 @@ async function connectionsPlugin (app: FastifyInstance, opts: { maxBufferedBytes
     }
   })
   app.decorate('connections', connections)
+
+  if (opts.redisUrl === null) {
+    const fanout = new LocalFanout(connections)
+    app.decorate('fanout', fanout)
+    app.addHook('onClose', async () => { await fanout.close() })
+    return
+  }
+  const fanout = new RedisFanout(connections, { url: opts.redisUrl, nodeId: opts.nodeId, nodeTtlMs: opts.nodeTtlMs, log: app.log })
+  app.decorate('fanout', fanout)
+  app.addHook('onClose', async () => { await fanout.close() })
+  // Start serving even if Redis is not up yet: /ready says 503 until it is, and ioredis keeps trying.
+  if (!await fanout.started(3000)) app.log.error({ node: opts.nodeId }, 'redis not reachable yet; /ready answers 503 until it is')
+  else app.log.info({ node: opts.nodeId }, 'cluster mode: sharing receivers through redis')
 }
 
 export default fp(connectionsPlugin, { name: 'connections', fastify: '5.x' })

@@ -5,8 +5,8 @@ import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance } from 'fastify'
 
 /** An error that the error handler answers with this status and, for a 4xx, this message. */
-export function httpError (statusCode: number, message: string): Error & { statusCode: number } {
-  return Object.assign(new Error(message), { statusCode })
+export function httpError (statusCode: number, message: string): Error & { statusCode: number, expose: true } {
+  return Object.assign(new Error(message), { statusCode, expose: true as const })
 }
 
 export function errorBody (statusCode: number, message: string) {
@@ -21,8 +21,10 @@ function clientMessage (err: FastifyError, contentType: string | undefined): str
 }
 
 async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
-  app.setErrorHandler((err: FastifyError, request, reply) => {
+  app.setErrorHandler((err: FastifyError & { expose?: boolean }, request, reply) => {
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+    // A 503 raised on purpose (Redis away, shutting down) says why; anything else 5xx says nothing.
+    if (statusCode === 503 && err.expose === true) return reply.code(503).send(errorBody(503, err.message))
     if (statusCode >= 500) {
       request.log.error({ err, method: request.method, url: request.routeOptions.url, params: request.params }, 'request failed')
       return reply.code(statusCode).send(errorBody(statusCode, 'Internal Server Error'))

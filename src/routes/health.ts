@@ -3,6 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HealthSchema, ReadySchema } from '../schemas/health.js'
 import { ErrorSchema } from '../schemas/common.js'
+import { httpError } from '../plugins/error-handler.js'
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/health', {
@@ -15,11 +16,14 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/ready', {
     schema: {
-      summary: 'Readiness: 200 while serving, 503 while shutting down',
+      summary: 'Readiness: 200 while serving; 503 while shutting down or while Redis (cluster mode) is unreachable',
       tags: ['operations'],
       response: { 200: ReadySchema, 503: ErrorSchema }
     }
-  }, async () => ({ status: 'ready' as const }))
+  }, async () => {
+    if (!app.fanout.ready) throw httpError(503, 'not ready: Redis is unavailable')
+    return { status: 'ready' as const }
+  })
 }
 
 export default healthRoutes

@@ -1,22 +1,22 @@
-// Presence and stats: answered from the ConnectionManager's index sizes, in constant time.
+// Presence and stats: answered from index sizes (one node) or Redis counters (cluster), in constant time.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorSchema } from '../schemas/common.js'
 import { PresenceSchema, StatsSchema } from '../schemas/presence.js'
 import { WsParamsSchema } from '../schemas/ws.js'
 
 const presenceRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { connections } = app
+  const { fanout } = app
 
   app.get('/presence/:userId', {
     schema: {
       summary: 'Is this user online, and with how many connections?',
       tags: ['presence'],
       params: WsParamsSchema,
-      response: { 200: PresenceSchema, 400: ErrorSchema }
+      response: { 200: PresenceSchema, 400: ErrorSchema, 503: ErrorSchema }
     }
   }, async (request) => {
     const { userId } = request.params
-    const count = connections.connectionsOf(userId)
+    const count = await fanout.presence(userId)
     return { userId, online: count > 0, connections: count }
   })
 
@@ -24,13 +24,9 @@ const presenceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       summary: 'Open connections, the users they belong to, and the topics they hold',
       tags: ['presence'],
-      response: { 200: StatsSchema }
+      response: { 200: StatsSchema, 503: ErrorSchema }
     }
-  }, async () => ({
-    users: connections.userCount,
-    connections: connections.connectionCount,
-    topics: connections.topicCount
-  }))
+  }, async () => await fanout.stats())
 }
 
 export default presenceRoutes

@@ -5,7 +5,7 @@ import { OutgoingMessage } from '../message.js'
 import { ErrorSchema } from '../schemas/common.js'
 import { SendResultSchema, broadcastBodySchema, publishBodySchema, sendMessageBodySchema, type SendResult } from '../schemas/send.js'
 
-const responses = { 200: SendResultSchema, 400: ErrorSchema, 401: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema }
+const responses = { 200: SendResultSchema, 400: ErrorSchema, 401: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema }
 const security = [{ apiKey: [] }]
 
 /** Nobody took the message: log the ids (never the text), drop it, and say so. */
@@ -18,7 +18,7 @@ function answer (log: FastifyBaseLogger, outgoing: OutgoingMessage, written: num
 }
 
 const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number }> = async (app, opts) => {
-  const { connections } = app
+  const { fanout } = app
 
   app.post('/send-message', {
     schema: {
@@ -31,7 +31,7 @@ const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number }> = asyn
   }, async (request) => {
     const { sender, receiver, message } = request.body
     const outgoing = new OutgoingMessage(sender, message, { kind: 'direct', receiver })
-    return answer(request.log, outgoing, connections.send(receiver, outgoing))
+    return answer(request.log, outgoing, await fanout.send(receiver, outgoing))
   })
 
   app.post('/publish', {
@@ -45,7 +45,7 @@ const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number }> = asyn
   }, async (request) => {
     const { sender, topic, message } = request.body
     const outgoing = new OutgoingMessage(sender, message, { kind: 'topic', topic })
-    return answer(request.log, outgoing, connections.publish(topic, outgoing))
+    return answer(request.log, outgoing, await fanout.publish(topic, outgoing))
   })
 
   app.post('/broadcast', {
@@ -59,7 +59,7 @@ const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number }> = asyn
   }, async (request) => {
     const { sender, message } = request.body
     const outgoing = new OutgoingMessage(sender, message, { kind: 'broadcast' })
-    return answer(request.log, outgoing, connections.broadcast(outgoing))
+    return answer(request.log, outgoing, await fanout.broadcast(outgoing))
   })
 }
 

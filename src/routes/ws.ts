@@ -5,6 +5,7 @@ import websocket from '@fastify/websocket'
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
 import { Connection } from '../connection-manager.js'
+import { NO_LEASE, type Lease } from '../fanout/fanout.js'
 import type { AllowedOrigins } from '../config.js'
 import { errorBody, httpError } from '../plugins/error-handler.js'
 import upgradeGuard, { SUBPROTOCOL, authenticateUpgrade } from '../plugins/upgrade-guard.js'
@@ -17,6 +18,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The parsed ?topics= list of a WebSocket upgrade, set by its preHandler. */
     topics: string[] | null
+    /** What keeps the upgrading receiver reachable, from its preHandler on. */
+    lease: Lease | null
   }
 }
 
@@ -56,6 +59,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
 
   await app.register(upgradeGuard, opts)
   app.decorateRequest('topics', null)
+  app.decorateRequest('lease', null)
 
   app.route({
     method: 'GET',
@@ -75,7 +79,8 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
         401: ErrorSchema,
         403: ErrorSchema,
         426: ErrorSchema,
-        429: ErrorSchema
+        429: ErrorSchema,
+        503: ErrorSchema
       }
     },
     preHandler: async (request, reply) => {
@@ -83,11 +88,18 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       if ('error' in parsed) throw httpError(400, parsed.error)
       request.topics = parsed.topics
       if (app.receiverTokens !== null) await authenticateUpgrade(app.receiverTokens, request, reply, parsed.topics)
-      // Last, with no await between this check and the upgrade, so it counts every registered connection.
       const { userId } = request.params
+      // Reachable before the 101 (cluster mode: Redis has confirmed the subscriptions), so a POST made
+      // anywhere after the client's `open` finds it.
+      const lease = await app.fanout.acquire(userId, parsed.topics)
+      // Last, with no await between this check and the upgrade, so it counts every registered connection.
       if (connections.connectionsOf(userId) >= opts.maxConnectionsPerUser) {
+        lease.release()
         throw httpError(429, `user ${userId} already has ${opts.maxConnectionsPerUser} open connections (MAX_CONNECTIONS_PER_USER)`)
       }
+      request.lease = lease
+      // If the client vanishes before the upgrade completes, or whenever the socket finally closes.
+      if (lease !== NO_LEASE) request.raw.socket.once('close', lease.release)
     },
     handler: (_request, reply) => {
       reply.code(426).header('upgrade', 'websocket')
@@ -98,6 +110,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       // Registered before this function returns: the 101 has just been written, and a POST can only
       // arrive after the client has read it, so it always finds this connection.
       const connection = new Connection(request.id, request.params.userId, request.topics as string[], request.query.format as FrameFormat, socket)
+      connection.release = (request.lease as Lease).release
       connections.add(connection)
       log.info({ connId: connection.id, userId: connection.userId, topics: connection.topics.length }, 'ws connected')
       socket.on('pong', () => { connection.isAlive = true })

@@ -10,5 +10,7 @@ export const PresenceSchema = Type.Object({
 export const StatsSchema = Type.Object({
   users: Type.Integer({ minimum: 0, description: 'users with at least one open connection' }),
   connections: Type.Integer({ minimum: 0, description: 'open WebSocket connections' }),
-  topics: Type.Integer({ minimum: 0, description: 'topics held by at least one open connection' })
+  topics: Type.Integer({ minimum: 0, description: 'topics held by at least one open connection' }),
+  node: Type.Optional(Type.String({ description: 'cluster mode: the id of the node that answered' })),
+  nodes: Type.Optional(Type.Integer({ minimum: 0, description: 'cluster mode: nodes alive in the cluster' }))
 }, { title: 'Stats' })

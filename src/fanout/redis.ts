@@ -1,0 +1,243 @@
+// Cluster mode: every message goes through Redis pub/sub, on a channel per user, per topic and one for
+// broadcast. A node subscribes to a channel while at least one of its connections needs it, so the count
+// PUBLISH returns (nodes that took it) tells sent from offline with no extra round trip.
+import { Redis, type RedisOptions } from 'ioredis'
+import type { FastifyBaseLogger } from 'fastify'
+import type { ConnectionManager } from '../connection-manager.js'
+import { OutgoingMessage } from '../message.js'
+import { httpError } from '../plugins/error-handler.js'
+import type { Fanout, Lease, Stats } from './fanout.js'
+import { CONNECTION_SCRIPT, HEARTBEAT_SCRIPT, KEYS, LEAVE_SCRIPT, SYNC_SCRIPT } from './presence-scripts.js'
+
+const USER = 'pw:u:'
+const TOPIC = 'pw:t:'
+const ALL = 'pw:all'
+
+export interface RedisFanoutOptions {
+  url: string
+  nodeId: string
+  /** A node silent for half of this is reaped; heartbeats go out four times per period. */
+  nodeTtlMs: number
+  /** Longest wait for any Redis command: a POST answers 503 rather than hang. */
+  commandTimeoutMs?: number
+  log: FastifyBaseLogger
+}
+
+interface PresenceCommands {
+  pwConnection: (...args: Array<string | number>) => Promise<number>
+  pwHeartbeat: (...args: Array<string | number>) => Promise<[number, number]>
+  pwSync: (...args: Array<string | number>) => Promise<number>
+  pwLeave: (node: string) => Promise<number>
+}
+
+type Client = Redis & PresenceCommands
+
+/** One channel's local holders, and the SUBSCRIBE that made it live. */
+interface Subscription { holders: number, live: Promise<unknown> }
+
+export class RedisFanout implements Fanout {
+  readonly #pub: Client
+  readonly #sub: Redis
+  readonly #subscriptions = new Map<string, Subscription>()
+  readonly #options: RedisFanoutOptions
+  readonly #log: FastifyBaseLogger
+  #heartbeat: NodeJS.Timeout | undefined
+  /** Set when a presence write failed: the next heartbeat rewrites this node's whole share. */
+  #dirty = false
+  #closing = false
+
+  constructor (private readonly connections: ConnectionManager, options: RedisFanoutOptions) {
+    this.#options = options
+    this.#log = options.log
+    const common: RedisOptions = {
+      // Fail fast instead of queueing while Redis is away; ioredis keeps reconnecting on its own.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: options.commandTimeoutMs ?? 800,
+      retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
+      connectionName: `pushwire-${options.nodeId}`
+    }
+    this.#pub = new Redis(options.url, {
+      ...common,
+      scripts: {
+        pwConnection: { lua: CONNECTION_SCRIPT, numberOfKeys: 0 },
+        pwHeartbeat: { lua: HEARTBEAT_SCRIPT, numberOfKeys: 0 },
+        pwSync: { lua: SYNC_SCRIPT, numberOfKeys: 0 },
+        pwLeave: { lua: LEAVE_SCRIPT, numberOfKeys: 0 }
+      }
+    }) as Client
+    // Resubscribing is ours to do (see #onSubscriberReady), from the channels still needed now.
+    this.#sub = new Redis(options.url, { ...common, autoResubscribe: false })
+
+    this.#watch(this.#pub, 'publisher')
+    this.#watch(this.#sub, 'subscriber')
+    this.#pub.on('ready', () => { this.#dirty = true; this.#beat() })
+    this.#sub.on('ready', () => { this.#onSubscriberReady() })
+    this.#sub.on('messageBuffer', (channel: Buffer, payload: Buffer) => { this.#deliver(channel.toString(), payload) })
+    this.#heartbeat = setInterval(() => { this.#beat() }, Math.max(50, Math.floor(options.nodeTtlMs / 4)))
+  }
+
+  get ready (): boolean {
+    return !this.#closing && this.#pub.status === 'ready' && this.#sub.status === 'ready'
+  }
+
+  /** Resolves once both connections are ready, or after `timeoutMs` (the node then starts not ready). */
+  async started (timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    while (!this.ready && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+    return this.ready
+  }
+
+  send (userId: string, message: OutgoingMessage): Promise<number> { return this.#publish(USER + userId, message) }
+  publish (topic: string, message: OutgoingMessage): Promise<number> { return this.#publish(TOPIC + topic, message) }
+  broadcast (message: OutgoingMessage): Promise<number> { return this.#publish(ALL, message) }
+
+  async presence (userId: string): Promise<number> {
+    // Number(null) is 0: a user nobody holds has no field.
+    return Number(await this.#command(this.#pub.hget(KEYS.presence, userId)))
+  }
+
+  async stats (): Promise<Stats> {
+    const [users, connections, topics, nodes] = await this.#command(Promise.all([
+      this.#pub.hlen(KEYS.presence),
+      this.#pub.get(KEYS.connections),
+      this.#pub.hlen(KEYS.topics),
+      this.#pub.zcard(KEYS.nodes)
+    ]))
+    return { users, connections: Number(connections), topics, node: this.#options.nodeId, nodes }
+  }
+
+  async acquire (userId: string, topics: readonly string[]): Promise<Lease> {
+    const channels = [USER + userId, ALL, ...topics.map(topic => TOPIC + topic)]
+    const fresh: string[] = []
+    for (const channel of channels) {
+      const subscription = this.#subscriptions.get(channel)
+      if (subscription === undefined) fresh.push(channel)
+      else subscription.holders++
+    }
+    if (fresh.length > 0) {
+      const live = this.#sub.subscribe(...fresh)
+      live.catch(() => {}) // awaited below, by every holder
+      for (const channel of fresh) this.#subscriptions.set(channel, { holders: 1, live })
+    }
+    let released = false
+    const lease: Lease = {
+      release: () => {
+        if (released) return
+        released = true
+        this.#drop(channels)
+        this.#countConnection(-1, userId, topics)
+      }
+    }
+    try {
+      await this.#command(Promise.all([
+        ...channels.map(channel => (this.#subscriptions.get(channel) as Subscription).live),
+        this.#pub.pwConnection(this.#options.nodeId, 1, userId, ...topics)
+      ]))
+    } catch (err) {
+      released = true
+      this.#drop(channels)
+      this.#dirty = true
+      throw err
+    }
+    return lease
+  }
+
+  async close (): Promise<void> {
+    this.#closing = true
+    clearInterval(this.#heartbeat)
+    // Leave at once rather than wait to be reaped, so presence drops as soon as this node is gone.
+    await this.#pub.pwLeave(this.#options.nodeId).catch(() => {})
+    this.#pub.disconnect()
+    this.#sub.disconnect()
+  }
+
+  async #publish (channel: string, message: OutgoingMessage): Promise<number> {
+    return await this.#command(this.#pub.publish(channel, message.encode('json')))
+  }
+
+  /** Runs Redis work; any failure (down, timed out) becomes a 503 that says nothing was delivered. */
+  async #command<T> (work: Promise<T>): Promise<T> {
+    try {
+      return await work
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'redis command failed')
+      throw httpError(503, 'Redis is unavailable: nothing was sent; retry shortly')
+    }
+  }
+
+  #drop (channels: readonly string[]): void {
+    const idle: string[] = []
+    for (const channel of channels) {
+      const subscription = this.#subscriptions.get(channel) as Subscription
+      if (--subscription.holders === 0) {
+        this.#subscriptions.delete(channel)
+        idle.push(channel)
+      }
+    }
+    // While Redis is away this fails harmlessly: the next connection subscribes only what is still held.
+    if (idle.length > 0 && this.#sub.status === 'ready') this.#sub.unsubscribe(...idle).catch(() => {})
+  }
+
+  #countConnection (delta: 1 | -1, userId: string, topics: readonly string[]): void {
+    this.#pub.pwConnection(this.#options.nodeId, delta, userId, ...topics).catch(() => { this.#dirty = true })
+  }
+
+  #deliver (channel: string, payload: Buffer): void {
+    try {
+      const message = OutgoingMessage.fromFrame(payload)
+      if (channel.startsWith(USER)) this.connections.send(channel.slice(USER.length), message)
+      else if (channel.startsWith(TOPIC)) this.connections.publish(channel.slice(TOPIC.length), message)
+      else this.connections.broadcast(message)
+    } catch (err) {
+      this.#log.error({ err, channel }, 'undeliverable message from redis')
+    }
+  }
+
+  /** After a (re)connect the subscriber holds nothing: subscribe every channel still needed. */
+  #onSubscriberReady (): void {
+    const channels = [...this.#subscriptions.keys()]
+    if (channels.length === 0) return
+    const live = this.#sub.subscribe(...channels)
+    live.then(() => this.#log.info({ channels: channels.length }, 'redis channels resubscribed'), () => {})
+    for (const channel of channels) (this.#subscriptions.get(channel) as Subscription).live = live
+  }
+
+  #beat (): void {
+    if (this.#closing || this.#pub.status !== 'ready') return
+    const { nodeId, nodeTtlMs } = this.#options
+    const now = Date.now()
+    this.#pub.pwHeartbeat(nodeId, now, now - Math.floor(nodeTtlMs / 2)).then(([wasMissing, reaped]) => {
+      if (reaped > 0) this.#log.warn({ reaped }, 'reaped silent nodes from presence')
+      if (wasMissing === 1 || this.#dirty) this.#sync()
+    }, () => {})
+  }
+
+  /** Rewrites this node's whole share of presence from the channels it holds. */
+  #sync (): void {
+    this.#dirty = false
+    const users: Array<string | number> = []
+    const topics: Array<string | number> = []
+    for (const [channel, { holders }] of this.#subscriptions) {
+      if (channel.startsWith(USER)) users.push(channel.slice(USER.length), holders)
+      else if (channel.startsWith(TOPIC)) topics.push(channel.slice(TOPIC.length), holders)
+    }
+    this.#pub.pwSync(this.#options.nodeId, Date.now(), users.length / 2, ...users, ...topics)
+      .then(total => this.#log.info({ connections: total }, 'presence synced to redis'), () => { this.#dirty = true })
+  }
+
+  #watch (client: Redis, role: string): void {
+    let up = false
+    client.on('ready', () => {
+      up = true
+      this.#log.info({ role }, 'redis connected')
+    })
+    client.on('close', () => {
+      if (up && !this.#closing) this.#log.error({ role }, 'redis connection lost; reconnecting')
+      up = false
+    })
+    // ioredis reports every failed reconnect as an error; the close above already said it once.
+    client.on('error', () => {})
+  }
+}

@@ -1,0 +1,197 @@
+// Cluster mode against a real redis-server: two in-process nodes, plus child-process nodes for SIGKILL and SIGTERM.
+import { once } from 'node:events'
+import t, { type Test } from 'tap'
+import WebSocket from 'ws'
+import { connect, listen, LogCapture, post, type Overrides, type Server } from './helper.js'
+import { startServer } from './process.js'
+import { RedisServer, redisMissing } from './redis-server.js'
+
+const skip = redisMissing
+if (skip !== false) t.comment(skip)
+
+async function cluster (t: Test, overrides: Overrides = {}, logs?: LogCapture): Promise<{ redis: RedisServer, a: Server, b: Server }> {
+  const redis = await RedisServer.start(t)
+  const node = (nodeId: string, nodeLogs?: LogCapture) => listen(t, { redisUrl: redis.url, nodeId, nodeTtlMs: 2000, ...overrides }, nodeLogs)
+  return { redis, a: await node('node-a', logs), b: await node('node-b') }
+}
+
+const json = async (server: Server, path: string) => await (await fetch(server.url + path)).json() as Record<string, unknown>
+
+async function until (condition: () => Promise<boolean>): Promise<void> {
+  while (!await condition()) await new Promise(resolve => setTimeout(resolve, 20))
+}
+
+t.test('direct, topic and broadcast messages cross nodes', { skip }, async t => {
+  const { a, b } = await cluster(t)
+  const onB = await connect(t, b, '/ws/alice?topics=news')
+  const onA = await connect(t, a, '/ws/bob?topics=news&format=text')
+
+  const direct = await post(a, '/send-message', { sender: 'x', receiver: 'alice', message: 'from node a' })
+  t.same(direct.body, { status: 'sent', id: direct.body.id })
+  const frame = await onB.nextJson()
+  t.same(frame, { type: 'message', id: direct.body.id, sender: 'x', receiver: 'alice', message: 'from node a', sentAt: frame.sentAt })
+
+  t.equal((await post(b, '/publish', { sender: 'x', topic: 'news', message: 'headline' })).body.status, 'sent')
+  t.match(await onB.nextJson(), { topic: 'news', message: 'headline' })
+  t.equal(await onA.next(), '[x → #news]: headline')
+
+  t.equal((await post(b, '/broadcast', { sender: 'x', message: 'all of you' })).body.status, 'sent')
+  t.match(await onB.nextJson(), { broadcast: true, message: 'all of you' })
+  t.equal(await onA.next(), '[x → all]: all of you')
+})
+
+t.test('offline across the cluster: nobody anywhere holds the receiver or topic', { skip }, async t => {
+  const logs = new LogCapture()
+  const { a, b } = await cluster(t, {}, logs)
+  await connect(t, b, '/ws/someone-else?topics=other')
+  for (const [path, body] of [
+    ['/send-message', { sender: 'x', receiver: 'ghost', message: 'm' }],
+    ['/publish', { sender: 'x', topic: 'empty', message: 'm' }]
+  ] as const) {
+    t.equal((await post(a, path, body)).body.status, 'offline', path)
+  }
+  t.match(logs.find('offline, message dropped'), { receiver: 'ghost' })
+})
+
+t.test('registration across nodes: a POST at A right after open at B always arrives (100 rounds)', { skip }, async t => {
+  const { a, b } = await cluster(t)
+  for (let i = 0; i < 100; i++) {
+    const ws = new WebSocket(`${b.wsUrl}/ws/race-${i}?topics=t-${i}`)
+    await once(ws, 'open')
+    const frame = once(ws, 'message')
+    const res = await post(a, i % 2 === 0 ? '/send-message' : '/publish', i % 2 === 0 ? { sender: 'x', receiver: `race-${i}`, message: `m${i}` } : { sender: 'x', topic: `t-${i}`, message: `m${i}` })
+    if (res.body.status !== 'sent') t.fail(`round ${i}: ${JSON.stringify(res.body)}`)
+    const [data] = await frame as [Buffer]
+    if (JSON.parse(data.toString()).message !== `m${i}`) t.fail(`round ${i}: wrong frame`)
+    ws.close()
+    await once(ws, 'close')
+  }
+  t.pass('100 rounds delivered across nodes')
+})
+
+t.test('a user split over nodes gets every message on every connection; presence and stats are cluster-wide', { skip }, async t => {
+  const { a, b } = await cluster(t)
+  const alice1 = await connect(t, a, '/ws/alice?topics=n1')
+  const alice2 = await connect(t, b, '/ws/alice?topics=n1,n2')
+  await connect(t, b, '/ws/bob')
+  t.same(await json(a, '/presence/alice'), { userId: 'alice', online: true, connections: 2 })
+  t.same(await json(b, '/presence/alice'), { userId: 'alice', online: true, connections: 2 })
+  t.same(await json(a, '/stats'), { users: 2, connections: 3, topics: 2, node: 'node-a', nodes: 2 })
+
+  await post(a, '/send-message', { sender: 'x', receiver: 'alice', message: 'both' })
+  t.equal((await alice1.nextJson()).message, 'both')
+  t.equal((await alice2.nextJson()).message, 'both')
+
+  alice1.ws.close()
+  await alice1.closed
+  await until(async () => (await json(b, '/presence/alice')).connections === 1)
+  t.same(await json(b, '/stats'), { users: 2, connections: 2, topics: 2, node: 'node-b', nodes: 2 })
+  await post(a, '/send-message', { sender: 'x', receiver: 'alice', message: 'only b' })
+  t.equal((await alice2.nextJson()).message, 'only b')
+  t.equal(alice1.frames.length, 1)
+})
+
+t.test('Redis killed and restarted: 503s within 1 s while down, sockets stay open, delivery resumes with no restart', { skip }, async t => {
+  const { redis, a, b } = await cluster(t)
+  const alice = await connect(t, b, '/ws/alice?topics=news')
+  t.equal((await fetch(`${a.url}/ready`)).status, 200)
+
+  await redis.kill()
+  await until(async () => (await fetch(`${a.url}/ready`)).status === 503)
+  const ready = await fetch(`${b.url}/ready`)
+  t.same([ready.status, await ready.json()], [503, { statusCode: 503, error: 'Service Unavailable', message: 'not ready: Redis is unavailable' }])
+  for (const [path, body] of [
+    ['/send-message', { sender: 'x', receiver: 'alice', message: 'lost?' }],
+    ['/publish', { sender: 'x', topic: 'news', message: 'lost?' }],
+    ['/broadcast', { sender: 'x', message: 'lost?' }]
+  ] as const) {
+    // The abort signal fails the test if an answer takes longer than a second.
+    const res = await fetch(a.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(1000) })
+    t.same([res.status, await res.json()], [503, { statusCode: 503, error: 'Service Unavailable', message: 'Redis is unavailable: nothing was sent; retry shortly' }], path)
+  }
+  t.equal((await fetch(`${a.url}/presence/alice`, { signal: AbortSignal.timeout(1000) })).status, 503)
+  const upgrade = new WebSocket(`${a.wsUrl}/ws/carol`)
+  upgrade.on('error', () => {})
+  const [, refused] = await once(upgrade, 'unexpected-response') as [unknown, { statusCode: number }]
+  t.equal(refused.statusCode, 503, 'no new receivers while Redis is down')
+  t.equal(alice.ws.readyState, WebSocket.OPEN, 'existing sockets stay open')
+
+  await redis.restart()
+  await until(async () => (await fetch(`${a.url}/ready`)).status === 200 && (await fetch(`${b.url}/ready`)).status === 200)
+  await until(async () => (await json(a, '/presence/alice')).connections === 1)
+  const res = await post(a, '/publish', { sender: 'x', topic: 'news', message: 'back' })
+  t.equal(res.body.status, 'sent')
+  t.match(await alice.nextJson(), { id: res.body.id, message: 'back' })
+  t.equal(alice.frames.length, 1, 'nothing was delivered while Redis was down')
+})
+
+t.test('a node killed with SIGKILL: others keep serving, its presence expires, its receivers reconnect elsewhere', { skip }, async t => {
+  const { redis, a } = await cluster(t)
+  const nodeTtlMs = 2000
+  const c = await startServer({ REDIS_URL: redis.url, NODE_ID: 'node-c', NODE_TTL_MS: String(nodeTtlMs) })
+  t.teardown(() => { c.child.kill('SIGKILL') })
+  const onC = new WebSocket(`${c.wsUrl}/ws/alice`)
+  const lost = once(onC, 'close')
+  await once(onC, 'open')
+  t.same(await json(a, '/presence/alice'), { userId: 'alice', online: true, connections: 1 })
+  t.equal((await json(a, '/stats')).nodes, 3, 'a, b and c')
+
+  const killedAt = Date.now()
+  c.child.kill('SIGKILL')
+  await lost
+  t.equal((await post(a, '/send-message', { sender: 'x', receiver: 'bob', message: 'still serving' })).status, 200)
+  await until(async () => (await json(a, '/presence/alice')).online === false)
+  const gone = Date.now() - killedAt
+  t.ok(gone <= nodeTtlMs + 500, `presence gone ${gone} ms after the kill (NODE_TTL_MS=${nodeTtlMs})`)
+  t.equal((await json(a, '/stats')).nodes, 2, 'c was reaped')
+
+  const again = await connect(t, a, '/ws/alice')
+  t.equal((await post(a, '/send-message', { sender: 'x', receiver: 'alice', message: 'welcome back' })).body.status, 'sent')
+  t.equal((await again.nextJson()).message, 'welcome back')
+})
+
+t.test('a node\'s SIGTERM closes its sockets with 1001 and removes its presence at once', { skip }, async t => {
+  const { redis, a } = await cluster(t)
+  // A long TTL: only a graceful leave can explain presence dropping right away.
+  const c = await startServer({ REDIS_URL: redis.url, NODE_ID: 'node-c', NODE_TTL_MS: '600000' })
+  t.teardown(() => { c.child.kill('SIGKILL') })
+  const onC = new WebSocket(`${c.wsUrl}/ws/alice?topics=news`)
+  const closed = once(onC, 'close')
+  await once(onC, 'open')
+  t.match(await json(a, '/stats'), { users: 1, connections: 1, topics: 1, nodes: 3 })
+  c.child.kill('SIGTERM')
+  t.same((await closed).map(String), ['1001', 'server shutting down'])
+  t.equal(await c.exited, 0)
+  t.match(await json(a, '/stats'), { users: 0, connections: 0, topics: 0, nodes: 2 })
+  t.same(await json(a, '/presence/alice'), { userId: 'alice', online: false, connections: 0 })
+  const lines = c.stdout().trim().split('\n')
+  t.ok(lines.length > 3 && lines.every(line => line.includes('"node":"node-c"')), 'the node id is in every log line')
+})
+
+t.test('a node that starts before Redis serves as not ready, then joins once Redis is up', { skip }, async t => {
+  const redis = await RedisServer.start(t)
+  await redis.kill()
+  const logs = new LogCapture()
+  const a = await listen(t, { redisUrl: redis.url, nodeId: 'early', nodeTtlMs: 2000 }, logs)
+  t.match(logs.find('redis not reachable yet; /ready answers 503 until it is'), { node: 'early' })
+  t.equal((await fetch(`${a.url}/ready`)).status, 503)
+  await redis.restart()
+  await until(async () => (await fetch(`${a.url}/ready`)).status === 200)
+  const alice = await connect(t, a, '/ws/alice')
+  t.equal((await post(a, '/send-message', { sender: 'x', receiver: 'alice', message: 'joined' })).body.status, 'sent')
+  t.equal((await alice.nextJson()).message, 'joined')
+})
+
+t.test('a foreign message on a pushwire channel is logged and dropped; the node keeps delivering', { skip }, async t => {
+  const logs = new LogCapture()
+  const { redis, a } = await cluster(t, {}, logs)
+  const alice = await connect(t, a, '/ws/alice')
+  const { Redis } = await import('ioredis')
+  const intruder = new Redis(redis.url)
+  t.teardown(() => intruder.disconnect())
+  t.equal(await intruder.publish('pw:u:alice', 'not json'), 1)
+  await until(async () => logs.find('undeliverable message from redis') !== undefined)
+  t.match(logs.find('undeliverable message from redis'), { channel: 'pw:u:alice' })
+  await post(a, '/send-message', { sender: 'x', receiver: 'alice', message: 'fine' })
+  t.equal((await alice.nextJson()).message, 'fine')
+})
