@@ -7,6 +7,8 @@ import type { Config } from './config.js'
 import auth from './plugins/auth.js'
 import connections from './plugins/connections.js'
 import errorHandler from './plugins/error-handler.js'
+import loadShedding from './plugins/load-shedding.js'
+import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import publisherAuth from './plugins/publisher-auth.js'
 import healthRoutes from './routes/health.js'
@@ -15,6 +17,7 @@ import sendRoutes from './routes/send.js'
 import tokenRoutes from './routes/tokens.js'
 import wsRoutes from './routes/ws.js'
 import { formatValidationError } from './validation.js'
+import { requestId } from './request-id.js'
 
 export interface BuildOptions {
   /** Passed to Fastify: false (default) for silence, or pino options. */
@@ -28,6 +31,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     // Request lines would cost every send a log write; connects, closes and offline skips are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
     schemaErrorFormatter: formatValidationError,
+    requestIdHeader: false,
+    genReqId: requestId,
     ajv: {
       // A typo such as "reciever" or a number where text belongs is a 400, never silently dropped or coerced.
       customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true }
@@ -51,7 +56,11 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     nodeTtlMs: config.nodeTtlMs
   })
   await app.register(auth, { apiKeys: config.apiKeys, jwtSecret: config.jwtSecret })
+  await app.register(metrics, { enabled: config.metrics, port: config.metricsPort, host: config.host })
+  await app.register(loadShedding, { maxEventLoopDelayMs: config.shedEventLoopDelayMs, maxHeapUsedBytes: config.shedHeapUsedBytes })
   await app.register(errorHandler)
+  // Every answer names its request, so a client can quote it and an operator can grep for it.
+  app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id) })
   await app.register(openapi)
   await app.register(healthRoutes)
   await app.register(async (publisher) => {

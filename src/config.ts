@@ -33,6 +33,14 @@ export interface Config {
   nodeId: string
   /** A node that stops sending heartbeats leaves cluster presence within this time. */
   nodeTtlMs: number
+  /** Prometheus metrics at /metrics; off only to measure what they cost. */
+  metrics: boolean
+  /** Serve /metrics on this port instead of the main one; null keeps it on the main port. */
+  metricsPort: number | null
+  /** Load shedding: POSTs answer 503 while the event loop lags more than this (ms); 0 turns it off. */
+  shedEventLoopDelayMs: number
+  /** Load shedding: POSTs answer 503 while the V8 heap holds more than this (bytes); 0 turns it off. */
+  shedHeapUsedBytes: number
 }
 
 export const MIN_API_KEY_LENGTH = 24
@@ -57,7 +65,11 @@ export const defaultConfig: Readonly<Config> = Object.freeze({
   upgradeRatePerMinute: 0,
   redisUrl: null,
   nodeId: `${hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 48)}-${randomBytes(3).toString('hex')}`,
-  nodeTtlMs: 5000
+  nodeTtlMs: 5000,
+  metrics: true,
+  metricsPort: null,
+  shedEventLoopDelayMs: 1000,
+  shedHeapUsedBytes: 0
 })
 
 const positive = (max = 2 ** 31 - 1) => Type.Integer({ minimum: 1, maximum: max })
@@ -80,7 +92,11 @@ const EnvSchema = Type.Partial(Type.Object({
   UPGRADE_RATE_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }),
   REDIS_URL: Type.String({ pattern: '^rediss?://' }),
   NODE_ID: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' }),
-  NODE_TTL_MS: Type.Integer({ minimum: 1000, maximum: 10 * 60 * 1000 })
+  NODE_TTL_MS: Type.Integer({ minimum: 1000, maximum: 10 * 60 * 1000 }),
+  METRICS: Type.Unsafe<'on' | 'off'>({ type: 'string', enum: ['on', 'off'] }),
+  METRICS_PORT: Type.Integer({ minimum: 1, maximum: 65535 }),
+  SHED_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60_000 }),
+  SHED_HEAP_USED_BYTES: Type.Integer({ minimum: 0 })
 }))
 
 type Env = Static<typeof EnvSchema>
@@ -143,6 +159,10 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
     redisUrl: parsed.REDIS_URL ?? null,
     nodeId: parsed.NODE_ID ?? defaultConfig.nodeId,
     nodeTtlMs: parsed.NODE_TTL_MS ?? defaultConfig.nodeTtlMs,
+    metrics: parsed.METRICS !== 'off',
+    metricsPort: parsed.METRICS_PORT ?? null,
+    shedEventLoopDelayMs: parsed.SHED_EVENT_LOOP_DELAY_MS ?? defaultConfig.shedEventLoopDelayMs,
+    shedHeapUsedBytes: parsed.SHED_HEAP_USED_BYTES ?? defaultConfig.shedHeapUsedBytes,
     port: parsed.PORT ?? defaultConfig.port,
     host: parsed.HOST ?? defaultConfig.host,
     logLevel: parsed.LOG_LEVEL ?? defaultConfig.logLevel,

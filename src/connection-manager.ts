@@ -15,6 +15,8 @@ export class Connection {
   isAlive = true
   /** Closes the connection when its receiver token expires (auth mode only). */
   expiry: NodeJS.Timeout | undefined = undefined
+  /** The code the server closed with, when it closed first; the peer may never echo it back. */
+  closeCode: number | undefined = undefined
   /** Gives back what made this connection reachable (cluster mode: its Redis channels and presence). */
   release: () => void = noop
 
@@ -40,6 +42,8 @@ export class ConnectionManager {
   readonly #all = new Set<Connection>()
   readonly #maxBufferedBytes: number
   readonly #onSlowConsumer: (connection: Connection) => void
+  /** Every frame ever written; a plain number so the hot path pays nothing for metrics. */
+  framesWritten = 0
 
   constructor (options: ConnectionManagerOptions) {
     this.#maxBufferedBytes = options.maxBufferedBytes
@@ -100,6 +104,7 @@ export class ConnectionManager {
       // Checked before writing, so a frame counted as written is one the socket will really flush.
       if (socket.bufferedAmount + frame.length > this.#maxBufferedBytes) {
         this.remove(connection)
+        connection.closeCode = CLOSE_SLOW_CONSUMER
         socket.close(CLOSE_SLOW_CONSUMER, 'slow consumer')
         this.#onSlowConsumer(connection)
         continue
@@ -107,6 +112,7 @@ export class ConnectionManager {
       socket.send(frame, TEXT_FRAME)
       written++
     }
+    this.framesWritten += written
     return written
   }
 }

@@ -96,8 +96,14 @@ t.test('Redis killed and restarted: 503s within 1 s while down, sockets stay ope
   const alice = await connect(t, b, '/ws/alice?topics=news')
   t.equal((await fetch(`${a.url}/ready`)).status, 200)
 
+  const metric = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${a.url}/metrics`)).text())?.[1])
+  await post(a, '/send-message', { sender: 'x', receiver: 'nobody', message: 'rtt' })
+  t.equal(await metric('pushwire_redis_up'), 1)
+  t.ok(await metric('pushwire_redis_publish_duration_seconds_count') >= 1, 'publish round trips are measured')
+
   await redis.kill()
   await until(async () => (await fetch(`${a.url}/ready`)).status === 503)
+  t.equal(await metric('pushwire_redis_up'), 0)
   const ready = await fetch(`${b.url}/ready`)
   t.same([ready.status, await ready.json()], [503, { statusCode: 503, error: 'Service Unavailable', message: 'not ready: Redis is unavailable' }])
   for (const [path, body] of [

@@ -20,7 +20,11 @@ t.test('every variable is read and converted', async t => {
     SHUTDOWN_TIMEOUT_MS: '3000',
     REDIS_URL: 'redis://:secret@redis.internal:6379/0',
     NODE_ID: 'pod-7',
-    NODE_TTL_MS: '8000'
+    NODE_TTL_MS: '8000',
+    METRICS: 'off',
+    METRICS_PORT: '9100',
+    SHED_EVENT_LOOP_DELAY_MS: '250',
+    SHED_HEAP_USED_BYTES: '1000000000'
   }), {
     port: 8080,
     host: '0.0.0.0',
@@ -38,7 +42,11 @@ t.test('every variable is read and converted', async t => {
     upgradeRatePerMinute: 0,
     redisUrl: 'redis://:secret@redis.internal:6379/0',
     nodeId: 'pod-7',
-    nodeTtlMs: 8000
+    nodeTtlMs: 8000,
+    metrics: false,
+    metricsPort: 9100,
+    shedEventLoopDelayMs: 250,
+    shedHeapUsedBytes: 1_000_000_000
   })
   t.equal(loadConfig({ ALLOWED_ORIGINS: '*' }).allowedOrigins, '*')
   t.equal(loadConfig({}).nodeId, defaultConfig.nodeId, 'a generated node id, the same for the life of the process')

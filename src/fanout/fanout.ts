@@ -28,6 +28,8 @@ export interface Fanout {
   acquire: (userId: string, topics: readonly string[]) => Lease | Promise<Lease>
   /** False while a dependency (Redis) is unreachable: /ready then answers 503. */
   readonly ready: boolean
+  /** True in cluster mode. */
+  readonly clustered: boolean
   close: () => Promise<void>
 }
 

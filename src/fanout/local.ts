@@ -5,6 +5,7 @@ import { NO_LEASE, type Fanout, type Lease, type Stats } from './fanout.js'
 
 export class LocalFanout implements Fanout {
   readonly ready = true
+  readonly clustered = false
 
   constructor (private readonly connections: ConnectionManager) {}
 

@@ -21,6 +21,8 @@ export interface RedisFanoutOptions {
   /** Longest wait for any Redis command: a POST answers 503 rather than hang. */
   commandTimeoutMs?: number
   log: FastifyBaseLogger
+  /** Told the round trip of each successful PUBLISH, in seconds. */
+  onPublished: (seconds: number) => void
 }
 
 interface PresenceCommands {
@@ -36,6 +38,7 @@ type Client = Redis & PresenceCommands
 interface Subscription { holders: number, live: Promise<unknown> }
 
 export class RedisFanout implements Fanout {
+  readonly clustered = true
   readonly #pub: Client
   readonly #sub: Redis
   readonly #subscriptions = new Map<string, Subscription>()
@@ -154,7 +157,10 @@ export class RedisFanout implements Fanout {
   }
 
   async #publish (channel: string, message: OutgoingMessage): Promise<number> {
-    return await this.#command(this.#pub.publish(channel, message.encode('json')))
+    const started = process.hrtime.bigint()
+    const nodes = await this.#command(this.#pub.publish(channel, message.encode('json')))
+    this.#options.onPublished(Number(process.hrtime.bigint() - started) / 1e9)
+    return nodes
   }
 
   /** Runs Redis work; any failure (down, timed out) becomes a 503 that says nothing was delivered. */

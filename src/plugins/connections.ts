@@ -21,6 +21,7 @@ async function connectionsPlugin (app: FastifyInstance, opts: ConnectionsOptions
   const connections = new ConnectionManager({
     maxBufferedBytes: opts.maxBufferedBytes,
     onSlowConsumer: ({ id, userId, socket }) => {
+      app.metrics.slowConsumerClosed()
       app.log.warn({ connId: id, userId, bufferedBytes: socket.bufferedAmount, code: 1013 }, 'slow consumer closed')
     }
   })
@@ -32,7 +33,14 @@ async function connectionsPlugin (app: FastifyInstance, opts: ConnectionsOptions
     app.addHook('onClose', async () => { await fanout.close() })
     return
   }
-  const fanout = new RedisFanout(connections, { url: opts.redisUrl, nodeId: opts.nodeId, nodeTtlMs: opts.nodeTtlMs, log: app.log })
+  const fanout = new RedisFanout(connections, {
+    url: opts.redisUrl,
+    nodeId: opts.nodeId,
+    nodeTtlMs: opts.nodeTtlMs,
+    log: app.log,
+    // Read when called: the metrics plugin decorates the app after this one.
+    onPublished: seconds => app.metrics.redisPublished(seconds)
+  })
   app.decorate('fanout', fanout)
   app.addHook('onClose', async () => { await fanout.close() })
   // Start serving even if Redis is not up yet: /ready says 503 until it is, and ioredis keeps trying.

@@ -16,12 +16,13 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/ready', {
     schema: {
-      summary: 'Readiness: 200 while serving; 503 while shutting down or while Redis (cluster mode) is unreachable',
+      summary: 'Readiness: 200 while serving; 503 while shutting down, shedding load, or while Redis (cluster mode) is unreachable',
       tags: ['operations'],
       response: { 200: ReadySchema, 503: ErrorSchema }
     }
   }, async () => {
     if (!app.fanout.ready) throw httpError(503, 'not ready: Redis is unavailable')
+    if (app.shedding()) throw httpError(503, 'not ready: overloaded, shedding load')
     return { status: 'ready' as const }
   })
 }

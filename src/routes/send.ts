@@ -1,5 +1,5 @@
 // The send routes: validate, push to every open connection of the target, answer sent or offline.
-import type { FastifyBaseLogger } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { OutgoingMessage } from '../message.js'
 import { ErrorSchema } from '../schemas/common.js'
@@ -8,13 +8,15 @@ import { SendResultSchema, broadcastBodySchema, publishBodySchema, sendMessageBo
 const responses = { 200: SendResultSchema, 400: ErrorSchema, 401: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema }
 const security = [{ apiKey: [] }]
 
-/** Nobody took the message: log the ids (never the text), drop it, and say so. */
-function answer (log: FastifyBaseLogger, outgoing: OutgoingMessage, written: number): SendResult {
-  if (written > 0) return { status: 'sent', id: outgoing.id }
+/** Counts the message; when nobody took it, logs the ids (never the text) and says so. */
+function answer (request: FastifyRequest, reply: FastifyReply, outgoing: OutgoingMessage, written: number): SendResult {
   const { target } = outgoing
+  const status = written > 0 ? 'sent' : 'offline'
+  request.server.metrics.message(target.kind, status, reply.elapsedTime / 1000)
+  if (status === 'sent') return { status, id: outgoing.id }
   const to = target.kind === 'direct' ? { receiver: target.receiver } : target.kind === 'topic' ? { topic: target.topic } : { broadcast: true }
-  log.info({ msgId: outgoing.id, sender: outgoing.sender, ...to }, 'offline, message dropped')
-  return { status: 'offline', id: outgoing.id }
+  request.log.info({ msgId: outgoing.id, sender: outgoing.sender, ...to }, 'offline, message dropped')
+  return { status, id: outgoing.id }
 }
 
 const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number }> = async (app, opts) => {
@@ -28,10 +30,10 @@ const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number }> = asyn
       body: sendMessageBodySchema(opts.maxMessageLength),
       response: responses
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const { sender, receiver, message } = request.body
     const outgoing = new OutgoingMessage(sender, message, { kind: 'direct', receiver })
-    return answer(request.log, outgoing, await fanout.send(receiver, outgoing))
+    return answer(request, reply, outgoing, await fanout.send(receiver, outgoing))
   })
 
   app.post('/publish', {
@@ -42,10 +44,10 @@ const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number }> = asyn
       body: publishBodySchema(opts.maxMessageLength),
       response: responses
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const { sender, topic, message } = request.body
     const outgoing = new OutgoingMessage(sender, message, { kind: 'topic', topic })
-    return answer(request.log, outgoing, await fanout.publish(topic, outgoing))
+    return answer(request, reply, outgoing, await fanout.publish(topic, outgoing))
   })
 
   app.post('/broadcast', {
@@ -56,10 +58,10 @@ const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number }> = asyn
       body: broadcastBodySchema(opts.maxMessageLength),
       response: responses
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const { sender, message } = request.body
     const outgoing = new OutgoingMessage(sender, message, { kind: 'broadcast' })
-    return answer(request.log, outgoing, await fanout.broadcast(outgoing))
+    return answer(request, reply, outgoing, await fanout.broadcast(outgoing))
   })
 }
 

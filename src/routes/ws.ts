@@ -26,6 +26,7 @@ declare module 'fastify' {
 export const CLOSE_GOING_AWAY = 1001
 export const CLOSE_TOKEN_EXPIRED = 4001
 const MAX_TIMER_MS = 2 ** 31 - 1
+const PROTOCOL_ERROR_CODES: Record<string, number> = { WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009, WS_ERR_INVALID_UTF8: 1007 }
 /** Client frames are never needed (the channel is receive-only), so anything bigger is refused with 1009. */
 export const MAX_CLIENT_FRAME_BYTES = 4096
 const RECEIVE_ONLY_FRAME = Buffer.from(JSON.stringify({ type: 'error', message: 'receive-only: send with POST /send-message' }))
@@ -121,9 +122,14 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
         // Timers cap at ~24.8 days: a longer-lived token is closed then, and the client reconnects with it.
         connection.expiry = setTimeout(expire, Math.min(request.tokenExpiresAt - Date.now(), MAX_TIMER_MS), connection)
       }
-      socket.on('close', guard(log, connection.id, (code: number) => {
+      // ws closes a socket that broke the protocol itself (1009 for an oversized frame) and then reports it here.
+      socket.on('error', (err: Error & { code?: string }) => { connection.closeCode ??= PROTOCOL_ERROR_CODES[String(err.code)] ?? 1002 })
+      socket.on('close', guard(log, connection.id, (peerCode: number) => {
+        // The server's own close code when it closed first: the peer's echo may never be read.
+        const code = connection.closeCode ?? peerCode
         clearTimeout(connection.expiry)
         connections.remove(connection)
+        app.metrics.wsClosed(code)
         log.info({ connId: connection.id, userId: connection.userId, code }, 'ws closed')
       }))
     }
@@ -131,6 +137,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
 
   function expire (connection: Connection): void {
     connections.remove(connection)
+    connection.closeCode = CLOSE_TOKEN_EXPIRED
     connection.socket.close(CLOSE_TOKEN_EXPIRED, 'token expired')
     log.info({ connId: connection.id, userId: connection.userId, code: CLOSE_TOKEN_EXPIRED }, 'token expired, connection closed')
   }
@@ -141,6 +148,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       if (!connection.isAlive) {
         connections.remove(connection)
         connection.socket.terminate()
+        app.metrics.heartbeatTerminated()
         log.info({ connId: connection.id, userId: connection.userId }, 'heartbeat missed, connection terminated')
         continue
       }
@@ -155,6 +163,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
     clearInterval(heartbeat)
     const sockets = [...connections.connections()].map(connection => {
       connections.remove(connection)
+      connection.closeCode = CLOSE_GOING_AWAY
       connection.socket.close(CLOSE_GOING_AWAY, 'server shutting down')
       return connection.socket
     })

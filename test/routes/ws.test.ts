@@ -192,3 +192,21 @@ t.test('a throwing socket listener is caught and logged instead of crashing the 
   t.doesNotThrow(() => listener(7))
   t.match(logs.find('ws listener failed'), { connId: 'c1', err: { message: 'boom 7' } })
 })
+
+t.test('protocol violations close with their own codes, and the log says which', async t => {
+  const logs = new LogCapture()
+  const server = await listen(t, {}, logs)
+  const badUtf8 = await connect(t, server, '/ws/utf8')
+  badUtf8.ws.send(Buffer.from([0xff, 0xfe, 0xfd]), { binary: false })
+  t.equal((await badUtf8.closed).code, 1007)
+  const badOpcode = await connect(t, server, '/ws/opcode')
+  // A masked frame with the reserved opcode 0x3, written by hand: no client library would send it.
+  ;(badOpcode.ws as unknown as { _socket: { write: (b: Buffer) => void } })._socket.write(Buffer.from([0x83, 0x80, 1, 2, 3, 4]))
+  t.equal((await badOpcode.closed).code, 1002)
+  const big = await connect(t, server, '/ws/big')
+  big.ws.send('x'.repeat(5000))
+  t.equal((await big.closed).code, 1009)
+  await waitUntil(() => logs.lines.filter(l => l.msg === 'ws closed').length === 3)
+  const codes = Object.fromEntries(logs.lines.filter(l => l.msg === 'ws closed').map(l => [l.userId, l.code]))
+  t.same(codes, { utf8: 1007, opcode: 1002, big: 1009 }, 'the server logs the code it closed with')
+})

@@ -1,0 +1,115 @@
+// Prometheus metrics through prom-client, on a registry of this app's own (so several apps can share a process).
+// Hot-path counters are plain integers on the ConnectionManager, read only when /metrics is scraped.
+import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { bearerCredential } from '../auth.js'
+import { errorBody, httpError } from './error-handler.js'
+
+export type MessageKind = 'direct' | 'topic' | 'broadcast'
+
+/** What the rest of the app reports; every method is a no-op when metrics are off. */
+export interface Metrics {
+  message: (kind: MessageKind, status: 'sent' | 'offline', startedSecondsAgo: number) => void
+  wsClosed: (code: number) => void
+  heartbeatTerminated: () => void
+  slowConsumerClosed: () => void
+  redisPublished: (seconds: number) => void
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics
+  }
+}
+
+const noop = (): void => {}
+export const NO_METRICS: Metrics = { message: noop, wsClosed: noop, heartbeatTerminated: noop, slowConsumerClosed: noop, redisPublished: noop }
+
+export interface MetricsOptions {
+  enabled: boolean
+  /** Serve /metrics on this port instead of the main one. */
+  port: number | null
+  host: string
+}
+
+const SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+
+async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promise<void> {
+  if (!opts.enabled) {
+    app.decorate('metrics', NO_METRICS)
+    return
+  }
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const connections = () => app.connections
+
+  const gauge = (name: string, help: string, read: () => number) => new Gauge({
+    name, help, registers: [registry], collect () { this.set(read()) }
+  })
+  gauge('pushwire_connections', 'Open WebSocket connections on this node', () => connections().connectionCount)
+  gauge('pushwire_users', 'Users with at least one open connection on this node', () => connections().userCount)
+  gauge('pushwire_topics', 'Topics held by at least one open connection on this node', () => connections().topicCount)
+  /** A counter whose value lives elsewhere as a plain number, copied in at scrape time. */
+  const mirrored = (name: string, help: string, read: () => number) => new Counter({
+    name, help, registers: [registry], collect () { this.reset(); this.inc(read()) }
+  })
+  mirrored('pushwire_frames_written_total', 'Frames written to sockets', () => connections().framesWritten)
+  let heartbeatTerminations = 0
+  let slowConsumerCloses = 0
+  mirrored('pushwire_heartbeat_terminations_total', 'Connections terminated for missing a heartbeat', () => heartbeatTerminations)
+  mirrored('pushwire_slow_consumer_closes_total', 'Connections closed with 1013 for falling behind', () => slowConsumerCloses)
+
+  const messages = new Counter({ name: 'pushwire_messages_total', help: 'Messages accepted by the send routes', labelNames: ['kind', 'status'], registers: [registry] })
+  for (const kind of ['direct', 'topic', 'broadcast']) for (const status of ['sent', 'offline']) messages.inc({ kind, status }, 0)
+  const closes = new Counter({ name: 'pushwire_ws_closes_total', help: 'WebSocket closes by close code', labelNames: ['code'], registers: [registry] })
+  const sendDuration = new Histogram({ name: 'pushwire_send_duration_seconds', help: 'From a send request\'s arrival to its last frame written (cluster: to Redis confirming the publish)', buckets: SECONDS_BUCKETS, registers: [registry] })
+  const httpDuration = new Histogram({ name: 'pushwire_http_request_duration_seconds', help: 'HTTP request duration by route', labelNames: ['method', 'route', 'status_code'], buckets: SECONDS_BUCKETS, registers: [registry] })
+
+  let redisPublish: Histogram | undefined
+  if (app.fanout.clustered) {
+    gauge('pushwire_redis_up', '1 while both Redis connections are ready', () => app.fanout.ready ? 1 : 0)
+    redisPublish = new Histogram({ name: 'pushwire_redis_publish_duration_seconds', help: 'Round trip of one PUBLISH to Redis', buckets: SECONDS_BUCKETS, registers: [registry] })
+  }
+
+  app.decorate<Metrics>('metrics', {
+    message: (kind, status, seconds) => {
+      messages.inc({ kind, status })
+      sendDuration.observe(seconds)
+    },
+    wsClosed: code => closes.inc({ code: String(code) }),
+    heartbeatTerminated: () => { heartbeatTerminations++ },
+    slowConsumerClosed: () => { slowConsumerCloses++ },
+    redisPublished: seconds => redisPublish?.observe(seconds)
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url
+    if (route === undefined) return // 404s would let clients mint label values
+    httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
+  })
+
+  const scrape = async () => await registry.metrics()
+  if (opts.port === null) {
+    const keys = app.publisherKeys
+    app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+      // With auth on, the main port's /metrics needs an API key; METRICS_PORT is for a private network instead.
+      if (keys.enabled && keys.match(bearerCredential(request.headers.authorization) ?? '') === 0) {
+        reply.header('www-authenticate', 'Bearer realm="pushwire"')
+        throw httpError(401, 'an API key is required for /metrics (or serve it on METRICS_PORT)')
+      }
+      reply.type(registry.contentType)
+      return await scrape()
+    })
+    return
+  }
+
+  const side = Fastify({ logger: false })
+  side.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await scrape()))
+  side.setNotFoundHandler((_request, reply) => { reply.code(404).send(errorBody(404, 'only /metrics is served here')) })
+  const port = opts.port
+  app.addHook('onListen', async () => { await side.listen({ port, host: opts.host }) })
+  app.addHook('onClose', async () => { await side.close() })
+}
+
+export default fp(metricsPlugin, { name: 'metrics', fastify: '5.x', dependencies: ['connections', 'auth'] })

@@ -1,0 +1,122 @@
+// /metrics after a scripted workload, parsed with a real Prometheus text-format parser: counters match exactly.
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import t from 'tap'
+import parse from 'parse-prometheus-text-format'
+import { connect, listen, post, type Server } from '../helper.js'
+
+type Families = ReturnType<typeof parse>
+
+let lastText = ''
+
+async function scrape (url: string, headers: Record<string, string> = {}): Promise<Families> {
+  const res = await fetch(`${url}/metrics`, { headers })
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`)
+  if (!String(res.headers.get('content-type')).startsWith('text/plain; version=0.0.4')) throw new Error('not the exposition format')
+  lastText = await res.text()
+  return parse(lastText)
+}
+
+/**
+ * The parser folds a labelled histogram into one unlabelled sample, so per-label counts of a histogram are read
+ * from its _count lines, after the parser has accepted the whole text.
+ */
+function histogramCount (name: string, labels: string): number {
+  const match = new RegExp(`^${name}_count\\{${labels.replace(/[/]/g, '\\/')}\\} (\\d+)$`, 'm').exec(lastText)
+  if (match === null) throw new Error(`no ${name}_count{${labels}}`)
+  return Number(match[1])
+}
+
+function value (families: Families, name: string, labels: Record<string, string> = {}): number {
+  const family = families.find(f => f.name === name)
+  if (family === undefined) throw new Error(`no metric ${name}`)
+  const sample = family.metrics.find(m => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))
+  if (sample === undefined) throw new Error(`no ${name} with ${JSON.stringify(labels)}`)
+  return Number(sample.value ?? sample.count)
+}
+
+async function until (condition: () => boolean | Promise<boolean>): Promise<void> {
+  while (!await condition()) await new Promise(resolve => setTimeout(resolve, 10))
+}
+
+t.test('counters and gauges match a scripted workload exactly', async t => {
+  const server = await listen(t, { heartbeatIntervalMs: 500, maxBufferedBytes: 64 * 1024, maxMessageLength: 20_000, bodyLimit: 64 * 1024 })
+  const alice1 = await connect(t, server, '/ws/alice?topics=news')
+  const alice2 = await connect(t, server, '/ws/alice')
+  const bob = await connect(t, server, '/ws/bob?topics=news,sport')
+  const send = (path: string, body: object) => post(server, path, body)
+
+  await send('/send-message', { sender: 'x', receiver: 'alice', message: 'm' }) // 2 frames
+  await send('/send-message', { sender: 'x', receiver: 'alice', message: 'm' }) // 2 frames
+  await send('/send-message', { sender: 'x', receiver: 'ghost', message: 'm' }) // offline
+  await send('/publish', { sender: 'x', topic: 'news', message: 'm' }) // 2 frames
+  await send('/publish', { sender: 'x', topic: 'empty', message: 'm' }) // offline
+  await send('/broadcast', { sender: 'x', message: 'm' }) // 3 frames
+  await send('/send-message', { sender: 'x', reciever: 'typo', message: 'm' }) // 400, not counted
+  await Promise.all([alice1.waitFor(4), alice2.waitFor(3), bob.waitFor(2)])
+
+  let families = await scrape(server.url)
+  t.equal(value(families, 'pushwire_messages_total', { kind: 'direct', status: 'sent' }), 2)
+  t.equal(value(families, 'pushwire_messages_total', { kind: 'direct', status: 'offline' }), 1)
+  t.equal(value(families, 'pushwire_messages_total', { kind: 'topic', status: 'sent' }), 1)
+  t.equal(value(families, 'pushwire_messages_total', { kind: 'topic', status: 'offline' }), 1)
+  t.equal(value(families, 'pushwire_messages_total', { kind: 'broadcast', status: 'sent' }), 1)
+  t.equal(value(families, 'pushwire_messages_total', { kind: 'broadcast', status: 'offline' }), 0)
+  t.equal(value(families, 'pushwire_frames_written_total'), 9)
+  t.equal(value(families, 'pushwire_send_duration_seconds'), 6, 'one duration per accepted message')
+  t.equal(value(families, 'pushwire_connections'), 3)
+  t.equal(value(families, 'pushwire_users'), 2)
+  t.equal(value(families, 'pushwire_topics'), 2)
+  t.equal(families.find(f => f.name === 'pushwire_http_request_duration_seconds')?.type, 'HISTOGRAM')
+  t.equal(histogramCount('pushwire_http_request_duration_seconds', 'method="POST",route="/send-message",status_code="200"'), 3)
+  t.equal(histogramCount('pushwire_http_request_duration_seconds', 'method="POST",route="/send-message",status_code="400"'), 1)
+  t.equal(histogramCount('pushwire_http_request_duration_seconds', 'method="POST",route="/broadcast",status_code="200"'), 1)
+  t.ok(families.some(f => f.name === 'nodejs_eventloop_lag_seconds'), 'default process metrics, event-loop lag included')
+  t.notOk(families.some(f => f.name === 'pushwire_redis_up'), 'no Redis metrics on one node')
+
+  // Closes of every kind: normal, 1009, heartbeat termination, slow consumer.
+  alice2.ws.close(1000)
+  bob.ws.send('x'.repeat(5000))
+  const mute = await connect(t, server, '/ws/mute', { autoPong: false })
+  const slow = await connect(t, server, '/ws/slow')
+  ;(slow.ws as unknown as { _socket: { pause: () => void } })._socket.pause()
+  while (server.app.connections.connectionsOf('slow') > 0) {
+    await server.app.inject({ method: 'POST', url: '/send-message', payload: { sender: 'x', receiver: 'slow', message: 'y'.repeat(20_000) } })
+  }
+  await mute.closed
+  await until(async () => value(await scrape(server.url), 'pushwire_connections') === 1)
+  families = await scrape(server.url)
+  t.equal(value(families, 'pushwire_ws_closes_total', { code: '1000' }), 1)
+  t.equal(value(families, 'pushwire_ws_closes_total', { code: '1009' }), 1)
+  t.equal(value(families, 'pushwire_ws_closes_total', { code: '1006' }), 1, 'the terminated one')
+  t.equal(value(families, 'pushwire_heartbeat_terminations_total'), 1)
+  t.equal(value(families, 'pushwire_slow_consumer_closes_total'), 1)
+})
+
+t.test('with auth on, /metrics on the main port needs an API key', async t => {
+  const key = 'metrics-reader-key-0123456789'
+  const server = await listen(t, { apiKeys: [key] })
+  const denied = await fetch(`${server.url}/metrics`)
+  t.equal(denied.status, 401)
+  t.equal(denied.headers.get('www-authenticate'), 'Bearer realm="pushwire"')
+  t.ok((await scrape(server.url, { authorization: `Bearer ${key}` })).length > 0)
+})
+
+t.test('METRICS_PORT moves /metrics to its own listener', async t => {
+  const probe = createServer().listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const { port } = probe.address() as { port: number }
+  probe.close()
+  const server: Server = await listen(t, { metricsPort: port, apiKeys: ['k'.repeat(24)] })
+  t.equal((await fetch(`${server.url}/metrics`)).status, 404, 'not on the main port')
+  const side = `http://127.0.0.1:${port}`
+  t.ok(value(await scrape(side), 'pushwire_connections') === 0, 'no key needed on the private port')
+  const other = await fetch(`${side}/other`)
+  t.same([other.status, await other.json()], [404, { statusCode: 404, error: 'Not Found', message: 'only /metrics is served here' }])
+})
+
+t.test('METRICS=off: no /metrics at all', async t => {
+  const server = await listen(t, { metrics: false })
+  t.equal((await fetch(`${server.url}/metrics`)).status, 404)
+  t.equal((await post(server, '/broadcast', { sender: 'a', message: 'b' })).status, 200)
+})
