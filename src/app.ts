@@ -65,7 +65,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(healthRoutes)
   await app.register(async (publisher) => {
     await publisher.register(publisherAuth, { rateLimitPerMinute: config.rateLimitPerMinute })
-    await publisher.register(sendRoutes, { maxMessageLength: config.maxMessageLength })
+    await publisher.register(sendRoutes, { maxMessageLength: config.maxMessageLength, batchBodyLimit: config.batchBodyLimit })
     await publisher.register(tokenRoutes)
   })
   await app.register(presenceRoutes)

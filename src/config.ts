@@ -15,6 +15,8 @@ export interface Config {
   allowedOrigins: AllowedOrigins
   maxMessageLength: number
   bodyLimit: number
+  /** Body limit of POST /send-batch alone (up to 1000 messages). */
+  batchBodyLimit: number
   maxConnectionsPerUser: number
   heartbeatIntervalMs: number
   maxBufferedBytes: number
@@ -55,6 +57,7 @@ export const defaultConfig: Readonly<Config> = Object.freeze({
   allowedOrigins: '*',
   maxMessageLength: 1000,
   bodyLimit: 16 * 1024,
+  batchBodyLimit: 4 * 1024 * 1024,
   maxConnectionsPerUser: 16,
   heartbeatIntervalMs: 30_000,
   maxBufferedBytes: 1024 * 1024,
@@ -82,6 +85,7 @@ const EnvSchema = Type.Partial(Type.Object({
   ALLOWED_ORIGINS: Type.String({ minLength: 1 }),
   MAX_MESSAGE_LENGTH: positive(1_000_000),
   BODY_LIMIT: positive(64 * 1024 * 1024),
+  BATCH_BODY_LIMIT: positive(256 * 1024 * 1024),
   MAX_CONNECTIONS_PER_USER: positive(100_000),
   HEARTBEAT_INTERVAL_MS: positive(24 * 3600 * 1000),
   MAX_BUFFERED_BYTES: positive(1024 * 1024 * 1024),
@@ -168,6 +172,7 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
     logLevel: parsed.LOG_LEVEL ?? defaultConfig.logLevel,
     maxMessageLength: parsed.MAX_MESSAGE_LENGTH ?? defaultConfig.maxMessageLength,
     bodyLimit: parsed.BODY_LIMIT ?? defaultConfig.bodyLimit,
+    batchBodyLimit: parsed.BATCH_BODY_LIMIT ?? defaultConfig.batchBodyLimit,
     maxConnectionsPerUser: parsed.MAX_CONNECTIONS_PER_USER ?? defaultConfig.maxConnectionsPerUser,
     heartbeatIntervalMs: parsed.HEARTBEAT_INTERVAL_MS ?? defaultConfig.heartbeatIntervalMs,
     maxBufferedBytes: parsed.MAX_BUFFERED_BYTES ?? defaultConfig.maxBufferedBytes,

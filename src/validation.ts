@@ -24,6 +24,8 @@ export function formatValidationError (errors: FastifySchemaValidationError[], d
       break
     case 'maxLength':
     case 'minLength':
+    case 'maxItems':
+    case 'minItems':
       message = `${field} ${String(error.message).replace('NOT have', 'not have')}`
       break
     default:

@@ -35,6 +35,11 @@ t.test('direct, topic and broadcast messages cross nodes', { skip }, async t => 
   t.match(await onB.nextJson(), { topic: 'news', message: 'headline' })
   t.equal(await onA.next(), '[x → #news]: headline')
 
+  const batch = await post(a, '/send-batch', { messages: [{ sender: 'x', receiver: 'alice', message: 'b1' }, { sender: 'x', receiver: 'ghost', message: 'b2' }, { sender: 'x', receiver: 'bob', message: 'b3' }] })
+  t.same((batch.body.results as Array<{ status: string }>).map(r => r.status), ['sent', 'offline', 'sent'], 'a batch crosses nodes through one pipeline')
+  t.match(await onB.nextJson(), { message: 'b1' })
+  t.equal(await onA.next(), '[x]: b3')
+
   t.equal((await post(b, '/broadcast', { sender: 'x', message: 'all of you' })).body.status, 'sent')
   t.match(await onB.nextJson(), { broadcast: true, message: 'all of you' })
   t.equal(await onA.next(), '[x → all]: all of you')
@@ -109,7 +114,8 @@ t.test('Redis killed and restarted: 503s within 1 s while down, sockets stay ope
   for (const [path, body] of [
     ['/send-message', { sender: 'x', receiver: 'alice', message: 'lost?' }],
     ['/publish', { sender: 'x', topic: 'news', message: 'lost?' }],
-    ['/broadcast', { sender: 'x', message: 'lost?' }]
+    ['/broadcast', { sender: 'x', message: 'lost?' }],
+    ['/send-batch', { messages: [{ sender: 'x', receiver: 'alice', message: 'lost?' }] }]
   ] as const) {
     // The abort signal fails the test if an answer takes longer than a second.
     const res = await fetch(a.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(1000) })

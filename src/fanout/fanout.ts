@@ -19,6 +19,8 @@ export interface Lease {
 export interface Fanout {
   /** Each resolves with how many connections (one node) or nodes (cluster) took the message; 0 means offline. */
   send: (userId: string, message: OutgoingMessage) => number | Promise<number>
+  /** Many direct messages at once (cluster: one pipelined round trip); counts in the same order. */
+  sendMany: (messages: ReadonlyArray<readonly [userId: string, message: OutgoingMessage]>) => number[] | Promise<number[]>
   publish: (topic: string, message: OutgoingMessage) => number | Promise<number>
   broadcast: (message: OutgoingMessage) => number | Promise<number>
   /** Open connections of a user, across the cluster. */

@@ -10,6 +10,10 @@ export class LocalFanout implements Fanout {
   constructor (private readonly connections: ConnectionManager) {}
 
   send (userId: string, message: OutgoingMessage): number { return this.connections.send(userId, message) }
+  sendMany (messages: ReadonlyArray<readonly [string, OutgoingMessage]>): number[] {
+    return messages.map(([userId, message]) => this.connections.send(userId, message))
+  }
+
   publish (topic: string, message: OutgoingMessage): number { return this.connections.publish(topic, message) }
   broadcast (message: OutgoingMessage): number { return this.connections.broadcast(message) }
   presence (userId: string): number { return this.connections.connectionsOf(userId) }

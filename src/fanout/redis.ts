@@ -94,6 +94,19 @@ export class RedisFanout implements Fanout {
 
   send (userId: string, message: OutgoingMessage): Promise<number> { return this.#publish(USER + userId, message) }
   publish (topic: string, message: OutgoingMessage): Promise<number> { return this.#publish(TOPIC + topic, message) }
+
+  async sendMany (messages: ReadonlyArray<readonly [string, OutgoingMessage]>): Promise<number[]> {
+    const pipeline = this.#pub.pipeline()
+    for (const [userId, message] of messages) pipeline.publish(USER + userId, message.encode('json'))
+    const started = process.hrtime.bigint()
+    const replies = await this.#command(pipeline.exec())
+    this.#options.onPublished(Number(process.hrtime.bigint() - started) / 1e9)
+    // A pipeline resolves even when a command inside it failed; any failure fails the whole batch.
+    return (replies as Array<[Error | null, number]>).map(([err, nodes]) => {
+      if (err !== null) throw httpError(503, 'Redis is unavailable: nothing was sent; retry shortly')
+      return nodes
+    })
+  }
   broadcast (message: OutgoingMessage): Promise<number> { return this.#publish(ALL, message) }
 
   async presence (userId: string): Promise<number> {

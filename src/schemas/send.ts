@@ -27,3 +27,13 @@ export const SendResultSchema = Type.Object({
 }, { title: 'SendResult', description: 'The message was accepted; status tells whether anyone was connected to receive it.' })
 
 export type SendResult = Static<typeof SendResultSchema>
+
+export const MAX_BATCH = 1000
+
+export const sendBatchBodySchema = (maxLength: number) => Type.Object({
+  messages: Type.Array(sendMessageBodySchema(maxLength), { minItems: 1, maxItems: MAX_BATCH })
+}, { additionalProperties: false, title: 'SendBatch' })
+
+export const SendBatchResultSchema = Type.Object({
+  results: Type.Array(SendResultSchema, { description: 'one result per message, in request order' })
+}, { title: 'SendBatchResult' })

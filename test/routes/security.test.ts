@@ -131,7 +131,8 @@ t.test('upgrades from an Origin not on ALLOWED_ORIGINS get 403; no Origin (non-b
 t.test('a connection is closed with 4001 "token expired" when its token expires', async t => {
   const logs = new LogCapture()
   const server = await listen(t, secure, logs)
-  const token = await mint(server, { userId: 'alice', ttlSeconds: 1 })
+  // exp is whole seconds: 3 s of lifetime leaves at least 2 s to connect, even on a loaded machine.
+  const token = await mint(server, { userId: 'alice', ttlSeconds: 3 })
   const long = await mint(server, { userId: 'alice', ttlSeconds: 3600 })
   const client = await connect(t, server, '/ws/alice', { headers: { authorization: `Bearer ${token}` } })
   const other = await connect(t, server, '/ws/alice', { headers: { authorization: `Bearer ${long}` } })
