@@ -107,6 +107,7 @@ export class RedisFanout implements Fanout {
       return nodes
     })
   }
+
   broadcast (message: OutgoingMessage): Promise<number> { return this.#publish(ALL, message) }
 
   async presence (userId: string): Promise<number> {
