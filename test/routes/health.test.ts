@@ -1,3 +1,5 @@
+import { once } from 'node:events'
+import { connect as connectTcp } from 'node:net'
 import t from 'tap'
 import { build, connect, listen } from '../helper.js'
 
@@ -31,4 +33,24 @@ t.test('shutdown: /ready answers 503 while sockets drain, then every socket is c
   t.same(await stuck.closed, { code: 1001, reason: 'server shutting down' }, 'the close frame was queued for it too')
   t.equal(server.app.connections.connectionCount, 0)
   t.equal(server.app.connections.userCount, 0)
+})
+
+t.test('shutdown lets an in-flight POST finish before the server closes', async t => {
+  const server = await listen(t)
+  const { port } = server.app.server.address() as { port: number }
+  const body = JSON.stringify({ sender: 'a', receiver: 'b', message: 'in flight' })
+  const socket = connectTcp(port, '127.0.0.1')
+  let response = ''
+  socket.on('data', (chunk: Buffer) => { response += chunk.toString() })
+  const routed = once(server.app.server, 'request')
+  // Headers and half the body: the request is routed and its handler waits for the rest.
+  socket.write(`POST /send-message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`)
+  await routed
+  const closing = server.app.close()
+  socket.write(body.slice(10))
+  while (!response.endsWith('}')) await once(socket, 'data')
+  socket.destroy()
+  await closing
+  t.match(response, /^HTTP\/1\.1 200 /)
+  t.match(response, /"status":"offline"/)
 })
