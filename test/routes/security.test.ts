@@ -203,3 +203,12 @@ t.test('start-up says which part of auth is off, once', async t => {
     await server.app.close()
   }
 })
+
+t.test('open mode refuses tokens in the URL too: a URL is never the place for a credential', async t => {
+  const server = await listen(t)
+  const res = await refusedUpgrade(server, '/ws/alice?access_token=abc')
+  t.equal(res.status, 400)
+  t.match(res.body.message, /credentials in the URL are refused/)
+  await connect(t, server, '/ws/alice')
+  t.equal(server.app.connections.connectionsOf('alice'), 1, 'without one, open mode needs no token')
+})
