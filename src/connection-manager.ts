@@ -66,6 +66,16 @@ export class ConnectionManager {
     return true
   }
 
+  /**
+   * Closes a connection from the server side: unregistered at once (no more frames), and its code remembered,
+   * because a peer that stops reading never echoes the close frame back.
+   */
+  close (connection: Connection, code: number, reason: string): void {
+    this.remove(connection)
+    connection.closeCode = code
+    connection.socket.close(code, reason)
+  }
+
   /** Writes to every open connection of a user; returns how many took the frame. */
   send (userId: string, message: OutgoingMessage): number {
     return this.#deliver(this.#byUser.get(userId), message)
@@ -103,9 +113,7 @@ export class ConnectionManager {
       const frame = message.encode(connection.format)
       // Checked before writing, so a frame counted as written is one the socket will really flush.
       if (socket.bufferedAmount + frame.length > this.#maxBufferedBytes) {
-        this.remove(connection)
-        connection.closeCode = CLOSE_SLOW_CONSUMER
-        socket.close(CLOSE_SLOW_CONSUMER, 'slow consumer')
+        this.close(connection, CLOSE_SLOW_CONSUMER, 'slow consumer')
         this.#onSlowConsumer(connection)
         continue
       }

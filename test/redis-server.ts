@@ -9,7 +9,8 @@ export const redisMissing: string | false = spawnSync('redis-server', ['--versio
   ? false
   : 'redis-server is not installed (apt-get install -y redis-server); cluster tests skipped'
 
-async function freePort (): Promise<number> {
+/** A port nothing listens on right now (bound, read, released). */
+export async function freePort (): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1')
   await once(server, 'listening')
   const { port } = server.address() as { port: number }

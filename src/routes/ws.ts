@@ -136,9 +136,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
   })
 
   function expire (connection: Connection): void {
-    connections.remove(connection)
-    connection.closeCode = CLOSE_TOKEN_EXPIRED
-    connection.socket.close(CLOSE_TOKEN_EXPIRED, 'token expired')
+    connections.close(connection, CLOSE_TOKEN_EXPIRED, 'token expired')
     log.info({ connId: connection.id, userId: connection.userId, code: CLOSE_TOKEN_EXPIRED }, 'token expired, connection closed')
   }
 
@@ -162,9 +160,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
   async function closeAll (): Promise<void> {
     clearInterval(heartbeat)
     const sockets = [...connections.connections()].map(connection => {
-      connections.remove(connection)
-      connection.closeCode = CLOSE_GOING_AWAY
-      connection.socket.close(CLOSE_GOING_AWAY, 'server shutting down')
+      connections.close(connection, CLOSE_GOING_AWAY, 'server shutting down')
       return connection.socket
     })
     if (sockets.length === 0) return

@@ -1,9 +1,8 @@
 // /metrics after a scripted workload, parsed with a real Prometheus text-format parser: counters match exactly.
-import { once } from 'node:events'
-import { createServer } from 'node:net'
 import t from 'tap'
 import parse from 'parse-prometheus-text-format'
 import { connect, listen, post, type Server } from '../helper.js'
+import { freePort } from '../redis-server.js'
 
 type Families = ReturnType<typeof parse>
 
@@ -103,10 +102,7 @@ t.test('with auth on, /metrics on the main port needs an API key', async t => {
 })
 
 t.test('METRICS_PORT moves /metrics to its own listener', async t => {
-  const probe = createServer().listen(0, '127.0.0.1')
-  await once(probe, 'listening')
-  const { port } = probe.address() as { port: number }
-  probe.close()
+  const port = await freePort()
   const server: Server = await listen(t, { metricsPort: port, apiKeys: ['k'.repeat(24)] })
   t.equal((await fetch(`${server.url}/metrics`)).status, 404, 'not on the main port')
   const side = `http://127.0.0.1:${port}`
