@@ -1,7 +1,7 @@
 // Credentials for the whole app: the publisher keys and receiver-token verifier as decorators, and the
 // rule that credentials never travel in the URL (RFC 9700: URLs end up in logs and proxies).
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { PublisherKeys, ReceiverTokens } from '../auth.js'
 import type { Config } from '../config.js'
 import { httpError } from './error-handler.js'
@@ -20,9 +20,12 @@ export const URL_CREDENTIAL_MESSAGE = 'credentials in the URL are refused becaus
   'send the header "Authorization: Bearer <token>", or from a browser open new WebSocket(url, ["pushwire", "bearer." + token])'
 
 /** An onRequest hook for the routes that take credentials: the publisher routes and the WebSocket upgrade. */
-export async function refuseUrlCredentials (request: FastifyRequest): Promise<void> {
+export function refuseUrlCredentials (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
   const query = request.query as Record<string, unknown>
-  if (URL_CREDENTIALS.some(name => name in query)) throw httpError(400, URL_CREDENTIAL_MESSAGE)
+  for (const name of URL_CREDENTIALS) {
+    if (name in query) return done(httpError(400, URL_CREDENTIAL_MESSAGE))
+  }
+  done()
 }
 
 async function authPlugin (app: FastifyInstance, config: Pick<Config, 'apiKeys' | 'jwtSecret'>): Promise<void> {

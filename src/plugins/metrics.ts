@@ -83,10 +83,11 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
     redisPublished: seconds => redisPublish?.observe(seconds)
   })
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url
-    if (route === undefined) return // 404s would let clients mint label values
-    httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    // 404s have no route, and would otherwise let clients mint label values.
+    if (route !== undefined) httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    done()
   })
 
   const scrape = async () => await registry.metrics()
