@@ -121,3 +121,14 @@ t.test('a frame that would push a socket past maxBufferedBytes closes it with 10
   t.equal(withoutHook.broadcast(big), 0, 'the hook is optional')
   t.equal(withoutHook.connectionCount, 0)
 })
+
+t.test('a message received from another node reuses its JSON frame: encoded once per publish, cluster-wide', async t => {
+  const sent = new OutgoingMessage('zed', 'héllo', { kind: 'topic', topic: 'news' })
+  const wire = sent.encode('json')
+  const received = OutgoingMessage.fromFrame(wire)
+  t.equal(received.encode('json'), wire, 'the very Buffer from Redis, not a re-serialization')
+  t.same([received.id, received.sentAt, received.sender, received.text, received.target], [sent.id, sent.sentAt, 'zed', 'héllo', { kind: 'topic', topic: 'news' }])
+  t.equal(received.encode('text').toString(), '[zed → #news]: héllo')
+  t.same(OutgoingMessage.fromFrame(new OutgoingMessage('a', 'b', { kind: 'broadcast' }).encode('json')).target, { kind: 'broadcast' })
+  t.same(OutgoingMessage.fromFrame(new OutgoingMessage('a', 'b', { kind: 'direct', receiver: 'r' }).encode('json')).target, { kind: 'direct', receiver: 'r' })
+})
