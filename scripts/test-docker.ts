@@ -159,6 +159,10 @@ async function main (): Promise<void> {
     const frame = JSON.parse(String((await firstFrame)[0])) as { id: string, message: string }
     check(sent.status === 'sent' && frame.id === sent.id && frame.message === 'round trip', 'a send/receive round trip works, with an API key and a receiver token')
 
+    const page = await fetch(`${url}/`)
+    const script = await fetch(`${url}/assets/console/app.js`)
+    check(page.ok && (await page.text()).includes('/assets/console/app.js') && script.ok, 'the console page and its browser build are served')
+
     const test = inspected.Healthcheck?.Test ?? []
     const healthcheck = test[0] === 'CMD' ? spawnSync('chroot', inImage(test.slice(1))) : { status: -1 }
     check(healthcheck.status === 0, `the HEALTHCHECK command passes (${JSON.stringify(test).slice(0, 60)}…)`)

@@ -11,6 +11,7 @@ import loadShedding from './plugins/load-shedding.js'
 import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import publisherAuth from './plugins/publisher-auth.js'
+import consoleRoutes from './routes/console.js'
 import healthRoutes from './routes/health.js'
 import presenceRoutes from './routes/presence.js'
 import sendRoutes from './routes/send.js'
@@ -22,6 +23,8 @@ import { requestId } from './request-id.js'
 export interface BuildOptions {
   /** Passed to Fastify: false (default) for silence, or pino options. */
   logger?: FastifyServerOptions['logger']
+  /** Where the console's browser build lives (default: dist/public of this package). */
+  consoleAssetsDir?: string
 }
 
 export async function buildApp (config: Config, options: BuildOptions = {}) {
@@ -73,6 +76,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     await publisher.register(tokenRoutes)
   })
   await app.register(presenceRoutes)
+  await app.register(consoleRoutes, { maxMessageLength: config.maxMessageLength, assetsDir: options.consoleAssetsDir })
   await app.register(wsRoutes, {
     allowedOrigins: config.allowedOrigins,
     upgradeRatePerMinute: config.upgradeRatePerMinute,

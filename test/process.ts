@@ -26,9 +26,11 @@ export function spawnServer (env: Record<string, string>): { child: ChildProcess
   return { child, stdout: () => out, stderr: () => err, exited }
 }
 
-/** Starts the server on a free port and resolves once it logs where it listens. */
-export async function startServer (env: Record<string, string> = {}): Promise<ServerProcess> {
+/** Starts the server (on a free port unless env says otherwise) and resolves once it logs where it listens. */
+export async function startServer (env: Record<string, string> = {}, spawned: ChildProcess[] = []): Promise<ServerProcess> {
   const proc = spawnServer({ PORT: '0', HOST: '127.0.0.1', ...env })
+  // Known to the caller at once, so its teardown can kill it even if the test fails before it listens.
+  spawned.push(proc.child)
   const address = await new Promise<string>((resolve, reject) => {
     const onData = (): void => {
       const match = /"msg":"Server listening at (http:\/\/[^"]+)"/.exec(proc.stdout())

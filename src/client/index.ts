@@ -1,0 +1,259 @@
+// pushwire/client: a reconnecting WebSocket client for pushwire, the same code in browsers (the global WebSocket)
+// and in Node 20 (the ws package, loaded only when there is no global WebSocket).
+import { Emitter } from './emitter.js'
+import { afterClose, afterRefusal, backoffDelay, type Action } from './policy.js'
+import { RecentIds } from './recent-ids.js'
+
+export { afterClose, afterRefusal, backoffDelay } from './policy.js'
+
+interface FrameBase { type: 'message', id: string, sender: string, message: string, sentAt: string }
+export interface DirectFrame extends FrameBase { receiver: string }
+export interface TopicFrame extends FrameBase { topic: string }
+export interface BroadcastFrame extends FrameBase { broadcast: true }
+/** A pushed message with ?format=json: exactly one of receiver, topic or broadcast says how it was addressed. */
+export type MessageFrame = DirectFrame | TopicFrame | BroadcastFrame
+
+export type State = 'connecting' | 'open' | 'reconnecting' | 'closed'
+
+export interface ConnectOptions<F extends 'json' | 'text' = 'json' | 'text'> {
+  /** The service's base URL: http(s):// or ws(s)://, e.g. "http://localhost:3000" or, in a page, location.origin. */
+  url: string
+  userId: string
+  topics?: string[]
+  /** A receiver token (auth mode); sent as the "bearer.<token>" subprotocol, never in the URL. */
+  token?: string
+  /** Returns a fresh token: called before the first connect when no token is given, and after 4001 or a 401. */
+  getToken?: () => string | Promise<string>
+  /** json (default): message events carry a MessageFrame; text: the plain line "[sender]: message". */
+  format?: F
+  /** First reconnect delay ceiling (default 500 ms); it doubles per failed attempt up to maxDelayMs (default 10 s). */
+  initialDelayMs?: number
+  maxDelayMs?: number
+  /** A connection open this long counts as healthy and resets the backoff (default 5 s). */
+  stableAfterMs?: number
+  /** How many message ids are remembered to drop repeats (default 1000). */
+  dedupeWindow?: number
+  /** A WebSocket implementation; by default the global one, else the ws package. */
+  WebSocket?: WebSocketConstructor
+}
+
+export interface ClientEvents<M> {
+  /** A connection is open; attempt counts the reconnects since the last healthy connection. */
+  open: { attempt: number }
+  message: M
+  /** A connection closed; willReconnect says whether the client goes on. */
+  close: { code: number, reason: string, willReconnect: boolean }
+  /** The next attempt starts in delayMs. */
+  reconnecting: { attempt: number, delayMs: number, code: number }
+  /** Something went wrong; when fatal, the client has stopped for good. */
+  error: PushwireError
+}
+
+export class PushwireError extends Error {
+  constructor (message: string, readonly fatal: boolean, readonly code?: number) {
+    super(message)
+    this.name = 'PushwireError'
+  }
+}
+
+/** The subset of the WebSocket API shared by browsers and ws. */
+export interface WebSocketLike {
+  readonly readyState: number
+  close: (code?: number, reason?: string) => void
+  addEventListener: ((type: 'open' | 'error', listener: () => void) => void) &
+  ((type: 'message', listener: (event: { data: unknown }) => void) => void) &
+  ((type: 'close', listener: (event: { code: number, reason: string }) => void) => void)
+}
+export type WebSocketConstructor = new (url: string, protocols: string[]) => WebSocketLike
+
+const SUBPROTOCOL = 'pushwire'
+const CLOSED = 3
+
+/** Opens a connection at once; it reconnects on its own until close() or a fatal error. */
+export function connect (options: ConnectOptions<'text'> & { format: 'text' }): PushwireClient<string>
+export function connect (options: ConnectOptions<'json'>): PushwireClient<MessageFrame>
+export function connect (options: ConnectOptions): PushwireClient<MessageFrame | string> {
+  return new PushwireClient(options)
+}
+
+export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
+  readonly url: string
+  #state: State = 'connecting'
+  #socket: WebSocketLike | null = null
+  #token: string | undefined
+  #needsToken: boolean
+  #attempt = 0
+  #retryTimer: ReturnType<typeof setTimeout> | undefined
+  #stableTimer: ReturnType<typeof setTimeout> | undefined
+  #stopped = false
+  readonly #recent: RecentIds
+  readonly #options: ConnectOptions
+
+  constructor (options: ConnectOptions) {
+    super()
+    this.url = channelUrl(options)
+    this.#options = options
+    this.#token = options.token
+    this.#needsToken = options.token === undefined && options.getToken !== undefined
+    this.#recent = new RecentIds(options.dedupeWindow ?? 1000)
+    // Listeners are attached by the caller right after connect() returns, before this first attempt runs.
+    queueMicrotask(() => { this.#open() })
+  }
+
+  get state (): State { return this.#state }
+
+  /** Closes the connection (1000) and stops reconnecting. */
+  close (): void {
+    if (this.#stopped) return
+    this.#stopped = true
+    clearTimeout(this.#retryTimer)
+    clearTimeout(this.#stableTimer)
+    const socket = this.#socket
+    if (socket !== null && socket.readyState !== CLOSED) {
+      socket.close(1000, 'client closed')
+      return // the socket's close event finishes the job
+    }
+    this.#finish(1000, 'client closed')
+  }
+
+  /** Never rejects: every failure becomes an event. */
+  async #open (): Promise<void> {
+    if (this.#stopped) return
+    try {
+      if (this.#needsToken) {
+        this.#token = await (this.#options.getToken as () => string | Promise<string>)()
+        this.#needsToken = false
+      }
+    } catch (err) {
+      this.emit('error', new PushwireError(`getToken failed: ${(err as Error).message}`, false))
+      this.#needsToken = true
+      this.#retry(1006)
+      return
+    }
+    const protocols = this.#token === undefined ? [SUBPROTOCOL] : [SUBPROTOCOL, `bearer.${this.#token}`]
+    let socket: WebSocketLike
+    try {
+      const WebSocketImpl = this.#options.WebSocket ?? await defaultWebSocket()
+      if (this.#stopped) return
+      socket = new WebSocketImpl(this.url, protocols)
+    } catch (err) {
+      // A bad token character in the subprotocol, a blocked port, no WebSocket at all: retrying cannot help.
+      return this.#fail(`cannot open a WebSocket: ${(err as Error).message}`, 1006)
+    }
+    this.#socket = socket
+    let opened = false
+    socket.addEventListener('open', () => {
+      opened = true
+      this.#state = 'open'
+      const attempt = this.#attempt
+      this.#stableTimer = setTimeout(() => { this.#attempt = 0 }, this.#options.stableAfterMs ?? 5000)
+      this.emit('open', { attempt })
+    })
+    socket.addEventListener('message', event => { this.#receive(event.data) })
+    // A close event always follows an error; that is where the decision is made.
+    socket.addEventListener('error', () => {})
+    socket.addEventListener('close', event => {
+      clearTimeout(this.#stableTimer)
+      this.#closed(event.code, event.reason, opened)
+    })
+  }
+
+  #receive (data: unknown): void {
+    const text = String(data)
+    if (this.#options.format === 'text') {
+      this.emit('message', text as M)
+      return
+    }
+    let frame: { type?: unknown, id?: unknown, message?: unknown }
+    try {
+      frame = JSON.parse(text) as typeof frame
+    } catch {
+      this.emit('error', new PushwireError('the server sent a frame that is not JSON', false))
+      return
+    }
+    if (frame.type === 'error') {
+      this.emit('error', new PushwireError(`server: ${String(frame.message)}`, false))
+      return
+    }
+    if (frame.type !== 'message' || typeof frame.id !== 'string') return // a frame type newer than this client
+    if (this.#recent.add(frame.id)) this.emit('message', frame as M)
+  }
+
+  async #closed (code: number, reason: string, opened: boolean): Promise<void> {
+    this.#socket = null
+    if (this.#stopped) {
+      this.#finish(code, reason)
+      return
+    }
+    let action: Action
+    let why: string
+    if (opened) {
+      action = afterClose(code)
+      why = `closed with ${code}${reason === '' ? '' : ` (${reason})`}`
+    } else {
+      // Neither browsers nor the WebSocket API expose a refused upgrade's status, so ask the server with a plain GET.
+      const status = await this.#probe()
+      action = afterRefusal(status)
+      why = status === null ? 'server unreachable' : `upgrade refused with HTTP ${status}`
+    }
+    if (this.#stopped) return // close() was called during the probe and has already finished
+    if (action === 'refresh') {
+      if (this.#options.getToken === undefined) return this.#fail(`${why}: a fresh token is needed and there is no getToken`, code)
+      this.#needsToken = true
+    }
+    if (action === 'stop') return this.#fail(`${why}: not reconnecting`, code)
+    this.emit('close', { code, reason, willReconnect: true })
+    this.#retry(code)
+  }
+
+  #retry (code: number): void {
+    const delayMs = backoffDelay(this.#attempt, this.#options.initialDelayMs ?? 500, this.#options.maxDelayMs ?? 10_000)
+    this.#attempt++
+    this.#state = 'reconnecting'
+    this.#retryTimer = setTimeout(() => { this.#open() }, delayMs)
+    this.emit('reconnecting', { attempt: this.#attempt, delayMs, code })
+  }
+
+  /** The status of a plain GET of the channel URL: the server runs the same checks, then answers 426. */
+  async #probe (): Promise<number | null> {
+    const headers: Record<string, string> = this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }
+    try {
+      const res = await fetch(this.url.replace(/^ws/, 'http'), { headers })
+      await res.body?.cancel()
+      return res.status
+    } catch {
+      return null
+    }
+  }
+
+  #fail (message: string, code: number): void {
+    this.#stopped = true
+    this.emit('error', new PushwireError(message, true, code))
+    this.#finish(code, message)
+  }
+
+  #finish (code: number, reason: string): void {
+    this.#state = 'closed'
+    this.emit('close', { code, reason, willReconnect: false })
+  }
+}
+
+/** ws://host/ws/<user>?topics=…&format=text from the service's base URL. */
+function channelUrl (options: ConnectOptions): string {
+  if (typeof options.userId !== 'string' || options.userId === '') throw new TypeError('connect: userId is required')
+  const url = new URL(options.url)
+  if (url.protocol === 'http:' || url.protocol === 'https:') url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:'
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new TypeError(`connect: url must be http(s) or ws(s), got ${options.url}`)
+  url.pathname = `${url.pathname.replace(/\/$/, '')}/ws/${encodeURIComponent(options.userId)}`
+  url.search = ''
+  if (options.topics !== undefined && options.topics.length > 0) url.searchParams.set('topics', options.topics.join(','))
+  if (options.format === 'text') url.searchParams.set('format', 'text')
+  return url.toString()
+}
+
+async function defaultWebSocket (): Promise<WebSocketConstructor> {
+  const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+  if (global !== undefined) return global
+  const ws = await import('ws')
+  return ws.WebSocket as unknown as WebSocketConstructor
+}

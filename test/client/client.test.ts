@@ -1,0 +1,214 @@
+// The client against a real pushwire server: delivery, restarts, token expiry and refused upgrades.
+import type { Static } from '@sinclair/typebox'
+import t, { type Test } from 'tap'
+import WebSocket from 'ws'
+import { connect, type ConnectOptions, type MessageFrame } from '../../src/client/index.js'
+import { ReceiverTokens } from '../../src/auth.js'
+import type { MessageFrameSchema } from '../../src/schemas/ws.js'
+import { build, listen, post, type Overrides, type Server } from '../helper.js'
+import { freePort } from '../redis-server.js'
+import { record } from './recorder.js'
+
+const KEY = 'publisher-key-0123456789abcdef'
+const SECRET = 'receiver-token-secret-0123456789abcdef'
+const secure: Overrides = { apiKeys: [KEY], jwtSecret: SECRET }
+const fast = { initialDelayMs: 20, maxDelayMs: 200 }
+
+function start (t: Test, server: Pick<Server, 'url'>, options: Partial<ConnectOptions<'json'>> = {}) {
+  const client = connect({ url: server.url, userId: 'alice', ...fast, ...options })
+  t.teardown(() => client.close())
+  return { client, events: record(client) }
+}
+
+t.test('the frame types match the server schema', async t => {
+  type Same<A, B> = [A] extends [B] ? [B] extends [A] ? true : false : false
+  const same: Same<MessageFrame, Static<typeof MessageFrameSchema>> = true
+  t.ok(same)
+})
+
+t.test('direct, topic and broadcast messages arrive as frames; text format gives lines', async t => {
+  const server = await listen(t)
+  const { client, events } = start(t, server, { topics: ['news'] })
+  const text = connect({ url: server.url, userId: 'bob', format: 'text', ...fast })
+  t.teardown(() => text.close())
+  const lines = record(text)
+  await Promise.all([events.nth('open', 1), lines.nth('open', 1)])
+  t.same(await events.nth('open', 1), { attempt: 0 })
+  t.equal(client.state, 'open')
+  t.equal(client.url, `${server.wsUrl}/ws/alice?topics=news`)
+
+  const direct = await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: '<b>hi</b>' })
+  t.same(direct.body.status, 'sent')
+  await post(server, '/publish', { sender: 'bob', topic: 'news', message: 'extra' })
+  await post(server, '/broadcast', { sender: 'bob', message: 'all' })
+  const frames = [await events.nth('message', 1), await events.nth('message', 2), await events.nth('message', 3)]
+  t.match(frames, [
+    { type: 'message', id: direct.body.id, sender: 'bob', receiver: 'alice', message: '<b>hi</b>' },
+    { topic: 'news', message: 'extra' },
+    { broadcast: true, message: 'all' }
+  ])
+  t.equal(await lines.nth('message', 1), '[bob → all]: all')
+})
+
+t.test('a server restart mid-stream: the client is back on the first attempt after the server is, then messages flow', async t => {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  let app = await build(t)
+  await app.listen({ port, host: '127.0.0.1' })
+  const { client, events } = start(t, { url })
+  await events.nth('open', 1)
+  // A stream of sends, before, during and after the restart.
+  let sent = 0
+  const stream = setInterval(() => { fetch(`${url}/send-message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sender: 'bob', receiver: 'alice', message: `n${++sent}` }) }).catch(() => {}) }, 10)
+  t.teardown(() => clearInterval(stream))
+  await events.nth('message', 3)
+
+  await app.close()
+  t.same(await events.nth('close', 1), { code: 1001, reason: 'server shutting down', willReconnect: true })
+  await events.nth('reconnecting', 3) // a few attempts fail while nothing listens
+  t.equal(client.state, 'reconnecting')
+  t.ok(events.log.filter(([name]) => name === 'reconnecting').every(([, e]) => (e as { delayMs: number }).delayMs < fast.maxDelayMs), 'every delay under the cap')
+
+  app = await build(t)
+  await app.listen({ port, host: '127.0.0.1' })
+  const attemptsWhenUp = events.count('reconnecting')
+  await events.nth('open', 2)
+  t.equal(events.count('reconnecting'), attemptsWhenUp, 'the attempt pending when the server came back succeeded: back within one backoff delay')
+  const before = events.count('message')
+  await events.nth('message', before + 3)
+  clearInterval(stream)
+  const ids = events.log.filter(([name]) => name === 'message').map(([, f]) => (f as MessageFrame).id)
+  t.equal(new Set(ids).size, ids.length, 'no message twice')
+})
+
+t.test('token expiry: 4001, getToken, and the stream goes on', async t => {
+  const server = await listen(t, secure)
+  const tokens = new ReceiverTokens(SECRET)
+  const issued: string[] = []
+  const getToken = async () => {
+    const { token } = await tokens.mint('alice', undefined, issued.length === 0 ? 1 : 60)
+    issued.push(token)
+    return token
+  }
+  const { client, events } = start(t, server, { getToken })
+  await events.nth('open', 1)
+  t.same(await events.nth('close', 1), { code: 4001, reason: 'token expired', willReconnect: true })
+  await events.nth('open', 2)
+  t.equal(issued.length, 2, 'a fresh token was fetched')
+  const answer = await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: 'after refresh' }, { authorization: `Bearer ${KEY}` })
+  t.equal(answer.body.status, 'sent')
+  t.match(await events.nth('message', 1), { message: 'after refresh' })
+  t.equal(client.state, 'open')
+})
+
+t.test('a 401 at upgrade refreshes the token through getToken', async t => {
+  const server = await listen(t, secure)
+  const tokens = new ReceiverTokens(SECRET)
+  const stale = (await tokens.mint('mallory', undefined, 60)).token // a token of another user: 401
+  let calls = 0
+  const { events } = start(t, server, { token: stale, getToken: async () => { calls++; return (await tokens.mint('alice', undefined, 60)).token } })
+  t.same(await events.nth('close', 1), { code: 1006, reason: '', willReconnect: true })
+  await events.nth('open', 1)
+  t.equal(calls, 1)
+})
+
+t.test('a 401 at upgrade without getToken gives up; a 400 stops for good', async t => {
+  const server = await listen(t, secure)
+  const noToken = start(t, server)
+  const error = await noToken.events.nth('error', 1)
+  t.same([error.fatal, error.code], [true, 1006])
+  t.match(error.message, 'upgrade refused with HTTP 401: a fresh token is needed and there is no getToken')
+  t.equal(noToken.client.state, 'closed')
+
+  const open = await listen(t)
+  const badTopic = start(t, open, { topics: ['no spaces allowed'] })
+  t.match((await badTopic.events.nth('error', 1)).message, 'upgrade refused with HTTP 400: not reconnecting')
+  t.equal(badTopic.events.count('reconnecting'), 0)
+})
+
+t.test('a refused upgrade that passes on a plain GET (429: too many connections) is retried', async t => {
+  const server = await listen(t, { maxConnectionsPerUser: 1 })
+  const first = new WebSocket(`${server.wsUrl}/ws/alice`)
+  await new Promise(resolve => first.once('open', resolve))
+  const { events } = start(t, server)
+  t.equal((await events.nth('reconnecting', 1)).code, 1006)
+  first.close()
+  await events.nth('open', 1)
+})
+
+t.test('close(): while open, while waiting to reconnect, before the first attempt, and twice', async t => {
+  const server = await listen(t)
+  const open = start(t, server)
+  await open.events.nth('open', 1)
+  open.client.close()
+  t.same(await open.events.nth('close', 1), { code: 1000, reason: 'client closed', willReconnect: false })
+  t.equal(open.client.state, 'closed')
+  open.client.close()
+  t.equal(open.events.count('close'), 1, 'a second close() does nothing')
+
+  const waiting = start(t, { url: 'http://127.0.0.1:1' }, { initialDelayMs: 5000, maxDelayMs: 5000 })
+  await waiting.events.nth('reconnecting', 1)
+  waiting.client.close()
+  t.same(await waiting.events.nth('close', 2), { code: 1000, reason: 'client closed', willReconnect: false })
+
+  const duringGetToken = start(t, server, { getToken: () => { duringGetToken.client.close(); return 'token' } })
+  await duringGetToken.events.nth('close', 1)
+  t.equal(duringGetToken.client.state, 'closed', 'no socket is opened once close() was called')
+
+  const early = start(t, server)
+  early.client.close()
+  t.same(early.events.names(), ['close'])
+  t.equal((await post(server, '/send-message', { sender: 'b', receiver: 'alice', message: 'x' })).body.status, 'offline', 'never connected')
+})
+
+t.test('close() while the client is asking the server why an upgrade failed', async t => {
+  const server = await listen(t, secure)
+  const { client, events } = start(t, server)
+  // The 401's probe is under way once the socket has closed; close() lands before it answers.
+  const originalFetch = globalThis.fetch
+  t.teardown(() => { globalThis.fetch = originalFetch })
+  globalThis.fetch = async (...args: Parameters<typeof fetch>) => {
+    client.close()
+    return await originalFetch(...args)
+  }
+  t.same(await events.nth('close', 1), { code: 1000, reason: 'client closed', willReconnect: false })
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.same(events.names(), ['close'], 'nothing after the close')
+})
+
+t.test('urls: http(s) map to ws(s), a path prefix is kept, bad options throw', async t => {
+  const url = (options: Partial<ConnectOptions<'json'>>) => {
+    const client = connect({ url: 'http://h', userId: 'u', ...options })
+    client.close()
+    return client.url
+  }
+  t.equal(url({ url: 'https://push.example.com/base/' }), 'wss://push.example.com/base/ws/u')
+  t.equal(url({ url: 'ws://h:3000?x=1', userId: 'a b', topics: [] }), 'ws://h:3000/ws/a%20b')
+  t.equal(url({ url: 'wss://h', topics: ['a', 'b'], format: 'text' as never }), 'wss://h/ws/u?topics=a%2Cb&format=text')
+  t.throws(() => connect({ url: 'ftp://h', userId: 'u' }), { name: 'TypeError', message: /url must be http\(s\) or ws\(s\)/ })
+  t.throws(() => connect({ url: 'http://h', userId: '' }), { name: 'TypeError', message: /userId is required/ })
+})
+
+t.test('uses the global WebSocket when there is one (browsers, Node 22), else ws', async t => {
+  const server = await listen(t)
+  const global = globalThis as { WebSocket?: unknown }
+  const original = global.WebSocket
+  t.teardown(() => { global.WebSocket = original })
+  let constructed = 0
+  global.WebSocket = class extends WebSocket {
+    constructor (url: string, protocols: string[]) {
+      super(url, protocols)
+      constructed++
+    }
+  }
+  // With the default delays, too.
+  const client = connect({ url: server.url, userId: 'alice' })
+  t.teardown(() => client.close())
+  const events = record(client)
+  await events.nth('open', 1)
+  t.equal(constructed, 1)
+  for (const connection of [...server.app.connections.connections()]) server.app.connections.close(connection, 1013, 'slow consumer')
+  t.ok((await events.nth('reconnecting', 1)).delayMs < 500, 'the default first delay is under 500 ms')
+  await events.nth('open', 2)
+  t.equal(constructed, 2)
+})

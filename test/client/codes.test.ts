@@ -1,0 +1,165 @@
+// The client against a bare ws server that closes each connection the way a test scripts it.
+import { once } from 'node:events'
+import t, { type Test } from 'tap'
+import { WebSocketServer, type WebSocket } from 'ws'
+import { connect, type ConnectOptions, type MessageFrame } from '../../src/client/index.js'
+import { record } from './recorder.js'
+
+type Step = (socket: WebSocket) => void
+
+/** A ws server whose nth connection runs the nth step; it remembers the subprotocols each one offered. */
+async function scripted (t: Test, steps: Step[]): Promise<{ url: string, offered: string[], connections: () => number }> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: protocols => protocols.has('pushwire') ? 'pushwire' : false })
+  await once(wss, 'listening')
+  const offered: string[] = []
+  wss.on('connection', (socket, request) => {
+    offered.push(request.headers['sec-websocket-protocol'] ?? '')
+    steps[offered.length - 1]?.(socket)
+  })
+  t.teardown(() => {
+    for (const socket of wss.clients) socket.terminate()
+    wss.close()
+  })
+  const { port } = wss.address() as { port: number }
+  return { url: `http://127.0.0.1:${port}`, offered, connections: () => offered.length }
+}
+
+const fast = { initialDelayMs: 20, maxDelayMs: 100 }
+const frame = (id: string): string => JSON.stringify({ type: 'message', id, sender: 'bob', receiver: 'alice', message: `m-${id}`, sentAt: new Date().toISOString() })
+
+function start (t: Test, url: string, options: Partial<ConnectOptions<'json'>> = {}) {
+  const client = connect({ url, userId: 'alice', ...fast, ...options })
+  t.teardown(() => client.close())
+  return { client, events: record(client) }
+}
+
+for (const [code, how] of [[1000, 'a normal close'], [1001, 'going away'], [1011, 'a server error'], [1012, 'a restart'], [1013, 'try again later']] as const) {
+  t.test(`reconnects after ${code} (${how})`, async t => {
+    const server = await scripted(t, [socket => socket.close(code, how)])
+    const { client, events } = start(t, server.url)
+    t.same(await events.nth('close', 1), { code, reason: how, willReconnect: true })
+    const reconnecting = await events.nth('reconnecting', 1)
+    t.equal(reconnecting.code, code)
+    t.ok(reconnecting.delayMs >= 0 && reconnecting.delayMs < fast.initialDelayMs, 'first delay under the initial ceiling')
+    t.same(await events.nth('open', 2), { attempt: 1 })
+    t.equal(client.state, 'open')
+    t.equal(server.connections(), 2)
+  })
+}
+
+t.test('reconnects after 1006: the connection vanished without a close frame', async t => {
+  const server = await scripted(t, [socket => socket.terminate()])
+  const { events } = start(t, server.url)
+  t.equal((await events.nth('close', 1)).code, 1006)
+  await events.nth('open', 2)
+  t.same(events.names(), ['open', 'close', 'reconnecting', 'open'])
+})
+
+t.test('stops for good after 1008 and other codes a retry cannot fix', async t => {
+  for (const code of [1008, 1003, 4000]) {
+    const server = await scripted(t, [socket => socket.close(code, 'policy')])
+    const { client, events } = start(t, server.url)
+    const error = await events.nth('error', 1)
+    t.equal(error.fatal, true)
+    t.equal(error.code, code)
+    t.match(error.message, `closed with ${code} (policy): not reconnecting`)
+    t.same(await events.nth('close', 1), { code, reason: error.message, willReconnect: false })
+    t.equal(client.state, 'closed')
+    t.equal(events.count('reconnecting'), 0)
+  }
+})
+
+t.test('4001: fetches a fresh token through getToken, then reconnects with it in the subprotocol', async t => {
+  const server = await scripted(t, [socket => socket.close(4001, 'token expired')])
+  let issued = 0
+  const { events } = start(t, server.url, { token: 'first', getToken: () => `fresh-${++issued}` })
+  t.same(await events.nth('close', 1), { code: 4001, reason: 'token expired', willReconnect: true })
+  await events.nth('open', 2)
+  t.equal(issued, 1, 'one refresh')
+  t.same(server.offered, ['pushwire,bearer.first', 'pushwire,bearer.fresh-1'])
+})
+
+t.test('4001 without getToken: gives up with an error that says why', async t => {
+  const server = await scripted(t, [socket => socket.close(4001, 'token expired')])
+  const { client, events } = start(t, server.url, { token: 'first' })
+  const error = await events.nth('error', 1)
+  t.equal(error.fatal, true)
+  t.match(error.message, /fresh token is needed and there is no getToken/)
+  t.equal((await events.nth('close', 1)).willReconnect, false)
+  t.equal(client.state, 'closed')
+})
+
+t.test('getToken is asked before the first connect when no token is given, and a failing getToken is retried', async t => {
+  const server = await scripted(t, [])
+  let calls = 0
+  const { events } = start(t, server.url, {
+    getToken: async () => {
+      if (++calls === 1) throw new Error('auth service down')
+      return 'from-getToken'
+    }
+  })
+  const error = await events.nth('error', 1)
+  t.equal(error.fatal, false)
+  t.equal(error.message, 'getToken failed: auth service down')
+  await events.nth('open', 1)
+  t.same(events.names(), ['error', 'reconnecting', 'open'])
+  t.same(server.offered, ['pushwire,bearer.from-getToken'])
+})
+
+t.test('a message repeated across a reconnect is delivered once', async t => {
+  const server = await scripted(t, [
+    socket => { socket.send(frame('a')); socket.send(frame('b')); socket.close(1001) },
+    socket => { socket.send(frame('b')); socket.send(frame('c')) }
+  ])
+  const { events } = start(t, server.url)
+  const ids = []
+  for (let n = 1; n <= 3; n++) ids.push((await events.nth('message', n) as MessageFrame).id)
+  t.same(ids, ['a', 'b', 'c'])
+  // c arrived after the repeated b, so b has been dropped, not delayed.
+  t.equal(events.count('message'), 3)
+})
+
+t.test('error frames, non-JSON frames and unknown frame types', async t => {
+  const server = await scripted(t, [socket => {
+    socket.send('{"type":"error","message":"receive-only: send with POST /send-message"}')
+    socket.send('not json')
+    socket.send('{"type":"presence-v2","id":"x"}')
+    socket.send(frame('after'))
+  }])
+  const { events } = start(t, server.url)
+  t.equal((await events.nth('message', 1) as MessageFrame).id, 'after')
+  const errors = events.log.filter(([name]) => name === 'error').map(([, e]) => e as Error & { fatal: boolean })
+  t.same(errors.map(e => [e.message, e.fatal]), [
+    ['server: receive-only: send with POST /send-message', false],
+    ['the server sent a frame that is not JSON', false]
+  ], 'the unknown type is ignored')
+})
+
+t.test('a connection that stays open resets the backoff', async t => {
+  const server = await scripted(t, [
+    socket => socket.close(1013),
+    socket => { setTimeout(() => socket.close(1001), 150) }
+  ])
+  const { events } = start(t, server.url, { stableAfterMs: 30 })
+  t.equal((await events.nth('reconnecting', 1)).attempt, 1)
+  t.same(await events.nth('open', 2), { attempt: 1 }, 'opened after one failed attempt')
+  t.equal((await events.nth('reconnecting', 2)).attempt, 1, 'counted from zero again')
+})
+
+t.test('an unreachable server is retried with growing delays, each under the cap', async t => {
+  const { events } = start(t, 'http://127.0.0.1:1', { initialDelayMs: 5, maxDelayMs: 40 })
+  const attempts = []
+  for (let n = 1; n <= 6; n++) attempts.push(await events.nth('reconnecting', n))
+  t.same(attempts.map(a => a.attempt), [1, 2, 3, 4, 5, 6])
+  t.ok(attempts.every(a => a.delayMs < 40), 'capped')
+  t.equal(attempts[0]?.code, 1006)
+})
+
+t.test('a WebSocket that cannot even be constructed is a fatal error', async t => {
+  const { client, events } = start(t, 'http://127.0.0.1:1', {
+    token: 'has space' // not a valid subprotocol token: ws (like browsers) throws a SyntaxError
+  })
+  const error = await events.nth('error', 1)
+  t.same([error.fatal, error.message], [true, 'cannot open a WebSocket: An invalid or duplicated subprotocol was specified'])
+  t.equal(client.state, 'closed')
+})

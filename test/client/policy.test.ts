@@ -1,0 +1,54 @@
+import t from 'tap'
+import { afterClose, afterRefusal, backoffDelay } from '../../src/client/policy.js'
+import { Emitter } from '../../src/client/emitter.js'
+import { RecentIds } from '../../src/client/recent-ids.js'
+
+t.test('close codes: reconnect, refresh the token, or stop', async t => {
+  for (const code of [1000, 1001, 1005, 1006, 1011, 1012, 1013, 1014]) t.equal(afterClose(code), 'reconnect', String(code))
+  t.equal(afterClose(4001), 'refresh')
+  for (const code of [1002, 1003, 1007, 1008, 1009, 1010, 4000, 4002, 4999]) t.equal(afterClose(code), 'stop', String(code))
+})
+
+t.test('refused upgrades: 401 refreshes, client mistakes stop, the rest retry', async t => {
+  t.equal(afterRefusal(401), 'refresh')
+  for (const status of [400, 403, 404]) t.equal(afterRefusal(status), 'stop', String(status))
+  for (const status of [null, 426, 429, 500, 502, 503]) t.equal(afterRefusal(status), 'reconnect', String(status))
+})
+
+t.test('backoff: full jitter under a ceiling that doubles up to the cap', async t => {
+  const top = () => 0.999999
+  t.same([0, 1, 2, 3, 4, 5, 6].map(n => backoffDelay(n, 100, 1000, top)), [99, 199, 399, 799, 999, 999, 999])
+  t.equal(backoffDelay(5, 100, 1000, () => 0), 0, 'full jitter reaches zero')
+  t.equal(backoffDelay(1e6, 100, 30_000, top), 29_999, 'a huge attempt count stays finite')
+  const delays = Array.from({ length: 500 }, () => backoffDelay(3, 100, 1000))
+  t.same(delays.filter(delay => !(delay >= 0 && delay < 800)), [], 'Math.random delays stay in [0, 800)')
+  t.ok(new Set(delays).size > 100, 'and are spread out')
+})
+
+t.test('recent ids: repeats are refused while remembered, the oldest is forgotten first', async t => {
+  const ids = new RecentIds(3)
+  t.same(['a', 'b', 'a', 'c'].map(id => ids.add(id)), [true, true, false, true])
+  t.equal(ids.add('d'), true, 'a is evicted')
+  t.equal(ids.add('a'), true, 'a was forgotten')
+  t.equal(ids.add('c'), false, 'c is still remembered')
+  t.equal(ids.add('b'), true, 'b went before c')
+})
+
+t.test('emitter: on returns the remover, off removes, an event nobody listens to is fine', async t => {
+  class Events extends Emitter<{ ping: number, pong: string }> {
+    fire (n: number): void { this.emit('ping', n) }
+  }
+  const events = new Events()
+  events.fire(0)
+  const seen: number[] = []
+  const remove = events.on('ping', n => seen.push(n))
+  const double = (n: number): void => { seen.push(n * 2) }
+  events.on('ping', double)
+  events.fire(1)
+  remove()
+  events.fire(2)
+  events.off('ping', double)
+  events.off('ping', double)
+  events.fire(3)
+  t.same(seen, [1, 2, 4])
+})

@@ -1,0 +1,36 @@
+// Records a pushwire client's events in order and waits on them, so tests wait on events, never on sleeps.
+import type { ClientEvents, PushwireClient } from '../../src/client/index.js'
+
+type Name = keyof ClientEvents<unknown>
+const NAMES: Name[] = ['open', 'message', 'close', 'reconnecting', 'error']
+
+export interface Recorded<M> {
+  readonly log: Array<[Name, unknown]>
+  /** Resolves with the nth (1-based) event of that name, waiting for it if needed. */
+  nth: <K extends Name>(name: K, n: number) => Promise<ClientEvents<M>[K]>
+  count: (name: Name) => number
+  names: () => string[]
+}
+
+export function record<M> (client: PushwireClient<M>): Recorded<M> {
+  const log: Array<[Name, unknown]> = []
+  let wake: Array<() => void> = []
+  for (const name of NAMES) {
+    client.on(name, (value: unknown) => {
+      log.push([name, value])
+      const waiting = wake
+      wake = []
+      for (const resolve of waiting) resolve()
+    })
+  }
+  const of = (name: Name) => log.filter(([n]) => n === name).map(([, value]) => value)
+  return {
+    log,
+    async nth (name, n) {
+      while (of(name).length < n) await new Promise<void>(resolve => wake.push(resolve))
+      return of(name)[n - 1] as never
+    },
+    count: name => of(name).length,
+    names: () => log.map(([name]) => name)
+  }
+}

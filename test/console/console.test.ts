@@ -1,0 +1,180 @@
+// The console page in real headless Chromium: two users exchanging messages, HTML shown as text, a server killed and
+// restarted under a live page, and auth mode. The page is the real browser build, made here by `npm run build`.
+import { execFileSync, type ChildProcess } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import t from 'tap'
+import { ReceiverTokens } from '../../src/auth.js'
+import { listen, post, type Server } from '../helper.js'
+import { startServer } from '../process.js'
+import { freePort } from '../redis-server.js'
+import { chromiumMissing, launch } from './browser.js'
+
+const skip = chromiumMissing !== false && process.env.CI !== 'true' ? chromiumMissing : false
+if (skip !== false) t.comment(skip)
+// A full build and a browser: more than the default per-file timeout on a busy machine.
+t.setTimeout(240_000)
+const SCREENSHOT = process.env.PUSHWIRE_SCREENSHOT ?? join('.tap', 'console.png')
+
+interface Console { page: Page, errors: string[], foreign: string[] }
+
+/** Opens the console as a user and connects; records page errors and any request that leaves the page's origin. */
+async function openConsole (browser: Browser, server: Pick<Server, 'url'>, userId: string, topics = '', token = ''): Promise<Console> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } })
+  const errors: string[] = []
+  const foreign: string[] = []
+  const origin = new URL(server.url)
+  page.on('pageerror', error => errors.push(error.message))
+  page.on('request', request => { if (new URL(request.url()).host !== origin.host) foreign.push(request.url()) })
+  page.on('websocket', socket => { if (new URL(socket.url()).host !== origin.host) foreign.push(socket.url()) })
+  await page.goto(`${server.url}/`)
+  await page.fill('#user-id', userId)
+  await page.fill('#topics', topics)
+  if (token !== '') await page.fill('#token', token)
+  await page.click('#connect')
+  return { page, errors, foreign }
+}
+
+const state = (page: Page, name: string) => page.locator(`#status[data-state="${name}"]`).waitFor()
+
+async function send (page: Page, mode: 'direct' | 'topic' | 'broadcast', target: string, text: string): Promise<string> {
+  await page.check(`input[name="mode"][value="${mode}"]`)
+  if (mode !== 'broadcast') await page.fill('#target', target)
+  await page.fill('#message', text)
+  await page.$eval('#send-result', element => { element.textContent = '' })
+  await page.click('#send-form button[type="submit"]')
+  const result = page.locator('#send-result', { hasText: / · id |^\d{3}: / })
+  await result.waitFor()
+  return await result.innerText()
+}
+
+const feedItem = (page: Page, text: string) => page.locator('#feed li', { hasText: text })
+
+t.before(() => {
+  if (skip !== false) return
+  execFileSync('npm', ['run', 'build'], { stdio: 'ignore' })
+})
+
+t.test('the package exports the client build as pushwire/client', { skip }, async t => {
+  const client = await import('pushwire/client' as string) as Record<string, unknown>
+  t.type(client.connect, 'function')
+  t.type(client.PushwireClient, 'function')
+})
+
+t.test('two users exchange direct, topic and broadcast messages', { skip }, async t => {
+  const server = await listen(t)
+  const browser = await launch(t)
+  const alice = await openConsole(browser, server, 'alice', 'news')
+  const bob = await openConsole(browser, server, 'bob', 'news, sport')
+  await Promise.all([state(alice.page, 'open'), state(bob.page, 'open')])
+
+  t.match(await send(bob.page, 'direct', 'alice', 'hi alice, from bob'), /^sent · id [0-9a-f-]{36}$/)
+  await feedItem(alice.page, 'hi alice, from bob').waitFor()
+  t.match(await feedItem(alice.page, 'hi alice, from bob').innerText(), /bob → alice/)
+
+  t.match(await send(alice.page, 'topic', 'news', 'news for everyone on #news'), /^sent/)
+  for (const { page } of [alice, bob]) {
+    await feedItem(page, 'news for everyone on #news').waitFor()
+    t.match(await feedItem(page, 'news for everyone on #news').innerText(), /alice → #news/)
+  }
+  t.match(await send(bob.page, 'topic', 'sport', 'sport, bob only'), /^sent/)
+  t.match(await send(bob.page, 'broadcast', '', 'to all'), /^sent/)
+  for (const { page } of [alice, bob]) await feedItem(page, 'to all').waitFor()
+  t.equal(await feedItem(alice.page, 'sport, bob only').count(), 0, 'alice is not on #sport')
+  t.match(await alice.page.locator('#feed li').first().innerText(), /to all/, 'newest first')
+
+  await bob.page.fill('#presence-user', 'alice')
+  await bob.page.click('#presence-form button')
+  await bob.page.locator('#presence-result', { hasText: 'alice is online (1 connection)' }).waitFor()
+  await bob.page.fill('#presence-user', 'carol')
+  await bob.page.click('#presence-form button')
+  await bob.page.locator('#presence-result', { hasText: 'carol is offline' }).waitFor()
+
+  await alice.page.fill('#presence-user', 'bob')
+  await alice.page.click('#presence-form button')
+  await alice.page.locator('#presence-result', { hasText: 'bob is online (1 connection)' }).waitFor()
+  mkdirSync(dirname(SCREENSHOT), { recursive: true })
+  await alice.page.screenshot({ path: SCREENSHOT, fullPage: true })
+
+  t.match(await send(alice.page, 'direct', 'nobody', 'hello?'), /^offline · id /)
+  t.match(await send(alice.page, 'direct', 'bad id!', 'x'), /^400: body\/receiver/)
+  t.same([...alice.errors, ...bob.errors], [], 'no page errors')
+  t.same([...alice.foreign, ...bob.foreign], [], 'the page only talks to its own origin')
+})
+
+t.test('a message holding HTML is shown as text, and nothing runs', { skip }, async t => {
+  const server = await listen(t)
+  const browser = await launch(t)
+  const { page } = await openConsole(browser, server, 'alice')
+  await state(page, 'open')
+  const evil = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script><b>bold?</b>'
+  t.equal((await post(server, '/send-message', { sender: '<i>eve</i>', receiver: 'alice', message: evil })).status, 400, 'sender ids cannot hold HTML')
+  await post(server, '/send-message', { sender: 'eve', receiver: 'alice', message: evil })
+  await feedItem(page, 'bold?').waitFor()
+  t.equal(await page.locator('#feed li .text').first().innerText(), evil)
+  t.equal(await page.locator('#feed img, #feed script, #feed b').count(), 0, 'no element was created from the text')
+  t.equal(await page.evaluate(() => (globalThis as { pwned?: number }).pwned), undefined)
+})
+
+t.test('killing and restarting the server: the page shows reconnecting, then open, and the next message arrives', { skip }, async t => {
+  const port = await freePort()
+  const env = { PORT: String(port), HOST: '127.0.0.1' }
+  const spawned: ChildProcess[] = []
+  t.teardown(() => { for (const child of spawned) child.kill('SIGKILL') })
+  let proc = await startServer(env, spawned)
+  const { url } = proc
+  const browser = await launch(t)
+  const { page } = await openConsole(browser, { url }, 'alice')
+  await state(page, 'open')
+
+  proc.child.kill('SIGKILL')
+  await proc.exited
+  await state(page, 'reconnecting')
+  t.match(await page.locator('#status-text').innerText(), /^reconnecting in \d+ s$/)
+
+  proc = await startServer(env, spawned)
+  await state(page, 'open')
+  await post({ url } as Server, '/send-message', { sender: 'bob', receiver: 'alice', message: 'after the restart' })
+  await feedItem(page, 'after the restart').waitFor()
+  proc.child.kill('SIGTERM')
+  t.equal(await proc.exited, 0)
+})
+
+t.test('auth mode: the token and API key fields appear, a missing token stops with the reason, a good one connects', { skip }, async t => {
+  const KEY = 'publisher-key-0123456789abcdef'
+  const SECRET = 'receiver-token-secret-0123456789abcdef'
+  const server = await listen(t, { apiKeys: [KEY], jwtSecret: SECRET })
+  const browser = await launch(t)
+  const refused = await openConsole(browser, server, 'alice')
+  t.ok(await refused.page.locator('#token').isVisible())
+  t.ok(await refused.page.locator('#api-key').isVisible())
+  await state(refused.page, 'closed')
+  t.match(await refused.page.locator('#status-text').innerText(), /stopped: upgrade refused with HTTP 401: a fresh token is needed/)
+
+  const { token } = await new ReceiverTokens(SECRET).mint('alice', undefined, 60)
+  const { page } = await openConsole(browser, server, 'alice', '', token)
+  await state(page, 'open')
+  t.match(await send(page, 'direct', 'alice', 'no key'), /^401: an API key is required/)
+  await page.fill('#api-key', KEY)
+  t.match(await send(page, 'direct', 'alice', 'with a key'), /^sent/)
+  await feedItem(page, 'with a key').waitFor()
+  await page.click('#disconnect')
+  await state(page, 'closed')
+})
+
+t.test('keyboard and labels: every field is labelled, and Enter connects', { skip }, async t => {
+  const server = await listen(t)
+  const browser = await launch(t)
+  const page = await browser.newPage()
+  await page.goto(`${server.url}/`)
+  t.same(await page.$$eval('input:not([type=radio]):not([hidden]), textarea', fields =>
+    fields.filter(field => (field as unknown as { labels: { length: number } }).labels.length !== 1).map(field => field.id)), [], 'one label per field')
+  t.equal(await page.locator('#token').isVisible(), false, 'no token field when auth is off')
+  await page.focus('#user-id')
+  await page.keyboard.press('Control+A')
+  await page.keyboard.type('dave')
+  await page.keyboard.press('Enter')
+  await state(page, 'open')
+  t.equal((await post(server, '/send-message', { sender: 'x', receiver: 'dave', message: 'typed' })).body.status, 'sent')
+})
