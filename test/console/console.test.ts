@@ -1,7 +1,9 @@
 // The console page in real headless Chromium: two users exchanging messages, HTML shown as text, a server killed and
 // restarted under a live page, and auth mode. The page is the real browser build, made here by `npm run build`.
 import { execFileSync, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdirSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { dirname, join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import t from 'tap'
@@ -161,6 +163,27 @@ t.test('auth mode: the token and API key fields appear, a missing token stops wi
   await feedItem(page, 'with a key').waitFor()
   await page.click('#disconnect')
   await state(page, 'closed')
+})
+
+t.test('another site\'s page imports the client straight from the service and receives', { skip }, async t => {
+  const server = await listen(t)
+  const browser = await launch(t)
+  // Another site: a different origin (another port) serving a page of its own.
+  const site = createServer((_request, response) => { response.setHeader('content-type', 'text/html'); response.end('<!doctype html><title>another site</title>') })
+  site.listen(0, '127.0.0.1')
+  await once(site, 'listening')
+  t.teardown(() => site.close())
+  const page = await browser.newPage()
+  await page.goto(`http://127.0.0.1:${(site.address() as { port: number }).port}/`)
+  const received = page.evaluate(async (url) => {
+    const { connect } = await import(`${url}/assets/client/index.js`) as typeof import('../../src/client/index.js')
+    const client = connect({ url, userId: 'erin' })
+    return await new Promise<string>(resolve => {
+      client.on('open', () => { fetch(`${url}/send-message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sender: 'x', receiver: 'erin', message: 'cross-origin' }) }).catch(() => {}) })
+      client.on('message', frame => { resolve(frame.message); client.close() })
+    })
+  }, server.url)
+  t.equal(await received, 'cross-origin')
 })
 
 t.test('keyboard and labels: every field is labelled, and Enter connects', { skip }, async t => {
