@@ -192,9 +192,9 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       why = `closed with ${code}${reason === '' ? '' : ` (${reason})`}`
     } else {
       // Neither browsers nor the WebSocket API expose a refused upgrade's status, so ask the server with a plain GET.
-      const status = await this.#probe()
-      action = afterRefusal(status)
-      why = status === null ? 'server unreachable' : `upgrade refused with HTTP ${status}`
+      const answer = await this.#probe()
+      action = afterRefusal(answer === null ? null : answer.status)
+      why = answer === null ? 'server unreachable' : `upgrade refused with HTTP ${answer.status}${answer.message === '' ? '' : ` (${answer.message})`}`
     }
     if (this.#stopped) return // close() was called during the probe and has already finished
     if (action === 'refresh') {
@@ -214,13 +214,14 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
     this.emit('reconnecting', { attempt: this.#attempt, delayMs, code })
   }
 
-  /** The status of a plain GET of the channel URL: the server runs the same checks, then answers 426. */
-  async #probe (): Promise<number | null> {
+  /** The answer to a plain GET of the channel URL: the server runs the same checks, then answers 426. */
+  async #probe (): Promise<{ status: number, message: string } | null> {
     const headers: Record<string, string> = this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }
     try {
       const res = await fetch(this.url.replace(/^ws/, 'http'), { headers })
-      await res.body?.cancel()
-      return res.status
+      // pushwire's error body says what was wrong; anything else (a proxy's page) is not shown.
+      const body = await res.json().catch(() => null) as { message?: unknown } | null
+      return { status: res.status, message: typeof body?.message === 'string' ? body.message : '' }
     } catch {
       return null
     }

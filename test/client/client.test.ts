@@ -117,12 +117,12 @@ t.test('a 401 at upgrade without getToken gives up; a 400 stops for good', async
   const noToken = start(t, server)
   const error = await noToken.events.nth('error', 1)
   t.same([error.fatal, error.code], [true, 1006])
-  t.match(error.message, 'upgrade refused with HTTP 401: a fresh token is needed and there is no getToken')
+  t.match(error.message, 'upgrade refused with HTTP 401 (a receiver token is required: send "Authorization: Bearer <token>", or from a browser the subprotocols ["pushwire", "bearer.<token>"]): a fresh token is needed and there is no getToken')
   t.equal(noToken.client.state, 'closed')
 
   const open = await listen(t)
   const badTopic = start(t, open, { topics: ['no spaces allowed'] })
-  t.match((await badTopic.events.nth('error', 1)).message, 'upgrade refused with HTTP 400: not reconnecting')
+  t.match((await badTopic.events.nth('error', 1)).message, /^upgrade refused with HTTP 400 \(.*topic.*\): not reconnecting$/)
   t.equal(badTopic.events.count('reconnecting'), 0)
 })
 

@@ -1,5 +1,6 @@
 // The client against a bare ws server that closes each connection the way a test scripts it.
 import { once } from 'node:events'
+import { createServer } from 'node:http'
 import t, { type Test } from 'tap'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { connect, type ConnectOptions, type MessageFrame } from '../../src/client/index.js'
@@ -162,4 +163,25 @@ t.test('a WebSocket that cannot even be constructed is a fatal error', async t =
   const error = await events.nth('error', 1)
   t.same([error.fatal, error.message], [true, 'cannot open a WebSocket: An invalid or duplicated subprotocol was specified'])
   t.equal(client.state, 'closed')
+})
+
+t.test('refused upgrades behind something that is not pushwire: the status decides, odd bodies are not shown', async t => {
+  // Every upgrade is cut; plain GETs get the scripted answers in turn.
+  const answers: Array<[number, string, string]> = [
+    [503, 'application/json', '{"error":"no message field"}'],
+    [502, 'text/html', '<h1>Bad Gateway</h1>'],
+    [404, 'application/json', '{"message":"no such route"}']
+  ]
+  const server = createServer((_request, response) => {
+    const [status, type, body] = answers.shift() as [number, string, string]
+    response.writeHead(status, { 'content-type': type }).end(body)
+  })
+  server.on('upgrade', (_request, socket) => socket.destroy())
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => server.close())
+  const { events } = start(t, `http://127.0.0.1:${(server.address() as { port: number }).port}`)
+  const error = await events.nth('error', 1)
+  t.same(events.log.filter(([name]) => name === 'reconnecting').map(([, e]) => (e as { code: number }).code), [1006, 1006], '503 and 502 are retried')
+  t.same([error.fatal, error.message], [true, 'upgrade refused with HTTP 404 (no such route): not reconnecting'])
 })

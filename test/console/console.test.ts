@@ -152,7 +152,7 @@ t.test('auth mode: the token and API key fields appear, a missing token stops wi
   t.ok(await refused.page.locator('#token').isVisible())
   t.ok(await refused.page.locator('#api-key').isVisible())
   await state(refused.page, 'closed')
-  t.match(await refused.page.locator('#status-text').innerText(), /stopped: upgrade refused with HTTP 401: a fresh token is needed/)
+  t.match(await refused.page.locator('#status-text').innerText(), /stopped: upgrade refused with HTTP 401 \(a receiver token is required.*\): a fresh token is needed/)
 
   const { token } = await new ReceiverTokens(SECRET).mint('alice', undefined, 60)
   const { page } = await openConsole(browser, server, 'alice', '', token)
