@@ -2,6 +2,11 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { MessageIdSchema, TopicSchema, UserIdSchema, stringEnum } from './common.js'
 
+/** Client frames are never needed (the channel is receive-only): ws closes with 1009 above this size … */
+export const MAX_CLIENT_FRAME_BYTES = 4096
+/** … and with 1008 above this many fragments of one message (ws's own default, set explicitly so it is ours). */
+export const MAX_CLIENT_FRAGMENTS = 16 * 1024
+
 export const WsParamsSchema = Type.Object({ userId: UserIdSchema })
 
 export const WsQuerySchema = Type.Object({
