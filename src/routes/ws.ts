@@ -14,7 +14,8 @@ import { ErrorSchema } from '../schemas/common.js'
 import { Type } from '@sinclair/typebox'
 import { CLOSE, WS_ERROR_CLOSE_CODES } from '../close-codes.js'
 import {
-  ErrorFrameSchema, MAX_CLIENT_FRAGMENTS, MAX_CLIENT_FRAME_BYTES, MessageFrameSchema, WsParamsSchema, WsQuerySchema, type FrameFormat
+  ErrorFrameSchema, MAX_CLIENT_FRAGMENTS, MAX_CLIENT_FRAME_BYTES, MessageFrameSchema, RECEIVE_ONLY_ERROR, WsParamsSchema, WsQuerySchema,
+  type FrameFormat
 } from '../schemas/ws.js'
 
 declare module 'fastify' {
@@ -27,7 +28,7 @@ declare module 'fastify' {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1
-const RECEIVE_ONLY_FRAME = Buffer.from(JSON.stringify({ type: 'error', message: 'receive-only: send with POST /send-message' }))
+const RECEIVE_ONLY_FRAME = Buffer.from(JSON.stringify({ type: 'error', message: RECEIVE_ONLY_ERROR }))
 
 export interface WsRouteOptions {
   allowedOrigins: AllowedOrigins
