@@ -12,7 +12,7 @@ import upgradeGuard, { SUBPROTOCOL, authenticateUpgrade } from '../plugins/upgra
 import { parseTopicList } from '../topics.js'
 import { ErrorSchema } from '../schemas/common.js'
 import { Type } from '@sinclair/typebox'
-import { CLOSE, WS_ERROR_CLOSE_CODES } from '../close-codes.js'
+import { CLOSE, CLOSE_CODES, WS_ERROR_CLOSE_CODES } from '../close-codes.js'
 import {
   ErrorFrameSchema, MAX_CLIENT_FRAGMENTS, MAX_CLIENT_FRAME_BYTES, MessageFrameSchema, RECEIVE_ONLY_ERROR, WsParamsSchema, WsQuerySchema,
   type FrameFormat
@@ -74,7 +74,8 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       querystring: WsQuerySchema,
       response: {
         101: Type.Union([MessageFrameSchema, ErrorFrameSchema], {
-          description: 'Switching Protocols. Then one text frame per message, of this shape with ?format=json (the default), or the line "[sender]: message" with ?format=text. A frame sent by the client is answered with an error frame. With ?format=text the line is "[sender]: message", "[sender → #topic]: message" or "[sender → all]: message". Close codes: 1001 server shutting down, 1009 client frame over 4 KiB, 1013 slow consumer, 4001 token expired.'
+          description: 'Switching Protocols. Then one text frame per message, of this shape with ?format=json (the default), or the line "[sender]: message" with ?format=text. A frame sent by the client is answered with an error frame. With ?format=text the line is "[sender]: message", "[sender → #topic]: message" or "[sender → all]: message". Close codes (asyncapi.yaml says when and what to do): ' +
+            `${CLOSE_CODES.map(c => c.reason === '' ? c.code : `${c.code} ${c.reason}`).join(', ')}.`
         }),
         400: ErrorSchema,
         401: ErrorSchema,
