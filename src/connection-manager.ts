@@ -1,10 +1,9 @@
 // The heart of pushwire: which sockets are open, indexed by user and by topic, and the writes to them.
 // No Fastify in here: routes talk to this narrow interface, so a Redis-backed fan-out can sit behind it later.
 import { WebSocket } from 'ws'
+import { CLOSE, type CloseCode } from './close-codes.js'
 import type { OutgoingMessage } from './message.js'
 import type { FrameFormat } from './schemas/ws.js'
-
-export const CLOSE_SLOW_CONSUMER = 1013
 
 const TEXT_FRAME = { binary: false } as const
 const noop = (): void => {}
@@ -70,7 +69,7 @@ export class ConnectionManager {
    * Closes a connection from the server side: unregistered at once (no more frames), and its code remembered,
    * because a peer that stops reading never echoes the close frame back.
    */
-  close (connection: Connection, code: number, reason: string): void {
+  close (connection: Connection, { code, reason }: CloseCode): void {
     this.remove(connection)
     connection.closeCode = code
     connection.socket.close(code, reason)
@@ -113,7 +112,7 @@ export class ConnectionManager {
       const frame = message.encode(connection.format)
       // Checked before writing, so a frame counted as written is one the socket will really flush.
       if (socket.bufferedAmount + frame.length > this.#maxBufferedBytes) {
-        this.close(connection, CLOSE_SLOW_CONSUMER, 'slow consumer')
+        this.close(connection, CLOSE.slowConsumer)
         this.#onSlowConsumer(connection)
         continue
       }

@@ -30,7 +30,7 @@ const body = fc.oneof(
 const httpRequest = fc.record({
   method: fc.constantFrom('GET', 'POST', 'POST', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'),
   path: fc.oneof(
-    fc.constantFrom('/send-message', '/publish', '/broadcast', '/tokens', '/health', '/ready', '/stats', '/openapi.json', '/presence/alice', '/ws/alice'),
+    fc.constantFrom('/send-message', '/publish', '/broadcast', '/tokens', '/health', '/ready', '/stats', '/openapi.json', '/asyncapi.json', '/presence/alice', '/ws/alice'),
     printable.map(s => `/${encodeURIComponent(s)}`),
     printable.map(s => `/presence/${encodeURIComponent(s)}`),
     fc.tuple(fc.constantFrom('/send-message', '/publish', '/tokens'), printable).map(([p, q]) => `${p}?${encodeURIComponent(q)}=${encodeURIComponent(q)}`)

@@ -14,7 +14,7 @@ declare module 'fastify' {
   }
 }
 
-const URL_CREDENTIALS = ['token', 'access_token', 'api_key', 'apikey']
+export const URL_CREDENTIALS = ['token', 'access_token', 'api_key', 'apikey']
 
 export const URL_CREDENTIAL_MESSAGE = 'credentials in the URL are refused because URLs end up in logs and proxies: ' +
   'send the header "Authorization: Bearer <token>", or from a browser open new WebSocket(url, ["pushwire", "bearer." + token])'

@@ -2,6 +2,7 @@
 // receivers: directly on one node, through Redis pub/sub in cluster mode), so every route shares them.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import { CLOSE } from '../close-codes.js'
 import { ConnectionManager } from '../connection-manager.js'
 import type { Config } from '../config.js'
 import type { Fanout } from '../fanout/fanout.js'
@@ -22,7 +23,7 @@ async function connectionsPlugin (app: FastifyInstance, opts: ConnectionsOptions
     maxBufferedBytes: opts.maxBufferedBytes,
     onSlowConsumer: ({ id, userId, socket }) => {
       app.metrics.slowConsumerClosed()
-      app.log.warn({ connId: id, userId, bufferedBytes: socket.bufferedAmount, code: 1013 }, 'slow consumer closed')
+      app.log.warn({ connId: id, userId, bufferedBytes: socket.bufferedAmount, code: CLOSE.slowConsumer.code }, 'slow consumer closed')
     }
   })
   app.decorate('connections', connections)

@@ -1,8 +1,10 @@
-// OpenAPI 3.1 from the route schemas (@fastify/swagger), served at GET /openapi.json.
-// `npm run openapi` writes the same document to openapi.yaml; a test fails when that file is stale.
+// OpenAPI 3.1 from the route schemas (@fastify/swagger), served at GET /openapi.json, and the AsyncAPI 3.0
+// document of the WebSocket at GET /asyncapi.json. `npm run openapi` and `npm run asyncapi` write the same
+// documents to openapi.yaml and asyncapi.yaml; tests fail when those files are stale.
 import swagger from '@fastify/swagger'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import { buildAsyncApi } from '../asyncapi.js'
 
 async function openapiPlugin (app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
@@ -40,6 +42,8 @@ async function openapiPlugin (app: FastifyInstance): Promise<void> {
     hideUntagged: true
   })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  const asyncapi = buildAsyncApi()
+  app.get('/asyncapi.json', { schema: { hide: true } }, async () => asyncapi)
 }
 
 export default fp(openapiPlugin, { name: 'openapi', fastify: '5.x' })

@@ -17,7 +17,7 @@ declare module 'fastify' {
 }
 
 export const SUBPROTOCOL = 'pushwire'
-const TOKEN_PREFIX = 'bearer.'
+export const TOKEN_PREFIX = 'bearer.'
 
 /** The receiver token of an upgrade: from `Authorization: Bearer`, or the `bearer.<jwt>` subprotocol browsers use. */
 export function upgradeToken (request: FastifyRequest): string | null {

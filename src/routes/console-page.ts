@@ -93,7 +93,7 @@ export function consolePage (options: ConsolePageOptions): string {
   </section>
 </main>
 <footer>
-  Contracts: <a href="/openapi.json">OpenAPI (HTTP)</a> · <a href="/stats">/stats</a>
+  Contracts: <a href="/openapi.json">OpenAPI (HTTP)</a> · <a href="/asyncapi.json">AsyncAPI (WebSocket)</a> · <a href="/stats">/stats</a>
 </footer>
 </body>
 </html>

@@ -12,7 +12,11 @@ import upgradeGuard, { SUBPROTOCOL, authenticateUpgrade } from '../plugins/upgra
 import { parseTopicList } from '../topics.js'
 import { ErrorSchema } from '../schemas/common.js'
 import { Type } from '@sinclair/typebox'
-import { ErrorFrameSchema, MessageFrameSchema, WsParamsSchema, WsQuerySchema, type FrameFormat } from '../schemas/ws.js'
+import { CLOSE, CLOSE_CODES, WS_ERROR_CLOSE_CODES } from '../close-codes.js'
+import {
+  ErrorFrameSchema, MAX_CLIENT_FRAGMENTS, MAX_CLIENT_FRAME_BYTES, MessageFrameSchema, RECEIVE_ONLY_ERROR, WsParamsSchema, WsQuerySchema,
+  type FrameFormat
+} from '../schemas/ws.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,13 +27,8 @@ declare module 'fastify' {
   }
 }
 
-export const CLOSE_GOING_AWAY = 1001
-export const CLOSE_TOKEN_EXPIRED = 4001
 const MAX_TIMER_MS = 2 ** 31 - 1
-const PROTOCOL_ERROR_CODES: Record<string, number> = { WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009, WS_ERR_INVALID_UTF8: 1007 }
-/** Client frames are never needed (the channel is receive-only), so anything bigger is refused with 1009. */
-export const MAX_CLIENT_FRAME_BYTES = 4096
-const RECEIVE_ONLY_FRAME = Buffer.from(JSON.stringify({ type: 'error', message: 'receive-only: send with POST /send-message' }))
+const RECEIVE_ONLY_FRAME = Buffer.from(JSON.stringify({ type: 'error', message: RECEIVE_ONLY_ERROR }))
 
 export interface WsRouteOptions {
   allowedOrigins: AllowedOrigins
@@ -46,6 +45,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
   await app.register(websocket, {
     options: {
       maxPayload: MAX_CLIENT_FRAME_BYTES,
+      maxFragments: MAX_CLIENT_FRAGMENTS,
       clientTracking: false,
       perMessageDeflate: false,
       // Browsers carry the token as a second subprotocol; the one selected is always "pushwire".
@@ -74,7 +74,8 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       querystring: WsQuerySchema,
       response: {
         101: Type.Union([MessageFrameSchema, ErrorFrameSchema], {
-          description: 'Switching Protocols. Then one text frame per message, of this shape with ?format=json (the default), or the line "[sender]: message" with ?format=text. A frame sent by the client is answered with an error frame. With ?format=text the line is "[sender]: message", "[sender → #topic]: message" or "[sender → all]: message". Close codes: 1001 server shutting down, 1009 client frame over 4 KiB, 1013 slow consumer, 4001 token expired.'
+          description: 'Switching Protocols. Then one text frame per message, of this shape with ?format=json (the default), or the line "[sender]: message" with ?format=text. A frame sent by the client is answered with an error frame. With ?format=text the line is "[sender]: message", "[sender → #topic]: message" or "[sender → all]: message". Close codes (asyncapi.yaml says when and what to do): ' +
+            `${CLOSE_CODES.map(c => c.reason === '' ? c.code : `${c.code} ${c.reason}`).join(', ')}.`
         }),
         400: ErrorSchema,
         401: ErrorSchema,
@@ -123,7 +124,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
         connection.expiry = setTimeout(expire, Math.min(request.tokenExpiresAt - Date.now(), MAX_TIMER_MS), connection)
       }
       // ws closes a socket that broke the protocol itself (1009 for an oversized frame) and then reports it here.
-      socket.on('error', (err: Error & { code?: string }) => { connection.closeCode ??= PROTOCOL_ERROR_CODES[String(err.code)] ?? 1002 })
+      socket.on('error', (err: Error & { code?: string }) => { connection.closeCode ??= WS_ERROR_CLOSE_CODES[String(err.code)] ?? CLOSE.protocolError.code })
       socket.on('close', guard(log, connection.id, (peerCode: number) => {
         // The server's own close code when it closed first: the peer's echo may never be read.
         const code = connection.closeCode ?? peerCode
@@ -136,8 +137,8 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
   })
 
   function expire (connection: Connection): void {
-    connections.close(connection, CLOSE_TOKEN_EXPIRED, 'token expired')
-    log.info({ connId: connection.id, userId: connection.userId, code: CLOSE_TOKEN_EXPIRED }, 'token expired, connection closed')
+    connections.close(connection, CLOSE.tokenExpired)
+    log.info({ connId: connection.id, userId: connection.userId, code: CLOSE.tokenExpired.code }, 'token expired, connection closed')
   }
 
   // The ws README's heartbeat: a socket that did not answer the previous ping is dead.
@@ -160,7 +161,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
   async function closeAll (): Promise<void> {
     clearInterval(heartbeat)
     const sockets = [...connections.connections()].map(connection => {
-      connections.close(connection, CLOSE_GOING_AWAY, 'server shutting down')
+      connections.close(connection, CLOSE.goingAway)
       return connection.socket
     })
     if (sockets.length === 0) return

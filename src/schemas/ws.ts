@@ -1,6 +1,11 @@
 // The WebSocket route: its parameters and the frames it pushes.
 import { Type, type Static } from '@sinclair/typebox'
-import { MessageIdSchema, TopicSchema, UserIdSchema, stringEnum } from './common.js'
+import { MessageIdSchema, TOPIC_CHAR, TopicSchema, USER_ID_CHAR, UserIdSchema, stringEnum } from './common.js'
+
+/** Client frames are never needed (the channel is receive-only): ws closes with 1009 above this size … */
+export const MAX_CLIENT_FRAME_BYTES = 4096
+/** … and with 1008 above this many fragments of one message (ws's own default, set explicitly so it is ours). */
+export const MAX_CLIENT_FRAGMENTS = 16 * 1024
 
 export const WsParamsSchema = Type.Object({ userId: UserIdSchema })
 
@@ -35,7 +40,21 @@ export const MessageFrameSchema = Type.Union([
   Type.Object({ ...frameFields, broadcast: Type.Literal(true), ...frameTail }, { title: 'BroadcastMessageFrame' })
 ], { title: 'MessageFrame' })
 
+/**
+ * A message with ?format=text: "[sender]: message", "[sender → #topic]: message" or "[sender → all]: message".
+ * Ids and topics cannot hold "]", so the first "]: " always ends the prefix, whatever the text.
+ */
+export const TextLineSchema = Type.String({
+  title: 'TextLine',
+  pattern: `^\\[${USER_ID_CHAR}{1,64}( → #${TOPIC_CHAR}{1,64}| → all)?\\]: `,
+  description: '"[sender]: message" for a direct message, "[sender → #topic]: message" for a topic, ' +
+    '"[sender → all]: message" for a broadcast; the message exactly as sent'
+})
+
+/** The answer to every frame a client sends. */
+export const RECEIVE_ONLY_ERROR = 'receive-only: send with POST /send-message'
+
 export const ErrorFrameSchema = Type.Object({
   type: Type.Literal('error'),
-  message: Type.String()
+  message: Type.String({ examples: [RECEIVE_ONLY_ERROR] })
 }, { title: 'ErrorFrame' })

@@ -4,6 +4,7 @@ import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { connect, type ConnectOptions, type MessageFrame } from '../../src/client/index.js'
 import { ReceiverTokens } from '../../src/auth.js'
+import { CLOSE } from '../../src/close-codes.js'
 import type { MessageFrameSchema } from '../../src/schemas/ws.js'
 import { build, listen, post, type Overrides, type Server } from '../helper.js'
 import { freePort } from '../redis-server.js'
@@ -207,7 +208,7 @@ t.test('uses the global WebSocket when there is one (browsers, Node 22), else ws
   const events = record(client)
   await events.nth('open', 1)
   t.equal(constructed, 1)
-  for (const connection of [...server.app.connections.connections()]) server.app.connections.close(connection, 1013, 'slow consumer')
+  for (const connection of [...server.app.connections.connections()]) server.app.connections.close(connection, CLOSE.slowConsumer)
   t.ok((await events.nth('reconnecting', 1)).delayMs < 500, 'the default first delay is under 500 ms')
   await events.nth('open', 2)
   t.equal(constructed, 2)

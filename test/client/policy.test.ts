@@ -1,5 +1,6 @@
 import t from 'tap'
 import { afterClose, afterRefusal, backoffDelay } from '../../src/client/policy.js'
+import { CLOSE, CLOSE_CODES } from '../../src/close-codes.js'
 import { Emitter } from '../../src/client/emitter.js'
 import { RecentIds } from '../../src/client/recent-ids.js'
 
@@ -7,6 +8,23 @@ t.test('close codes: reconnect, refresh the token, or stop', async t => {
   for (const code of [1000, 1001, 1005, 1006, 1011, 1012, 1013, 1014]) t.equal(afterClose(code), 'reconnect', String(code))
   t.equal(afterClose(4001), 'refresh')
   for (const code of [1002, 1003, 1007, 1008, 1009, 1010, 4000, 4002, 4999]) t.equal(afterClose(code), 'stop', String(code))
+})
+
+t.test('the client does what the server\'s close-code table tells clients to do', async t => {
+  const expected = {
+    goingAway: 'reconnect',
+    protocolError: 'stop',
+    invalidPayload: 'stop',
+    policyViolation: 'stop',
+    messageTooBig: 'stop',
+    slowConsumer: 'reconnect',
+    tokenExpired: 'refresh',
+    abnormal: 'reconnect'
+  } satisfies Record<keyof typeof CLOSE, string>
+  t.equal(CLOSE_CODES.length, Object.keys(expected).length, 'every code the server can close with is checked')
+  for (const [name, action] of Object.entries(expected)) {
+    t.equal(afterClose(CLOSE[name as keyof typeof CLOSE].code), action, name)
+  }
 })
 
 t.test('refused upgrades: 401 refreshes, client mistakes stop, the rest retry', async t => {

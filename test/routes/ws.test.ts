@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import t from 'tap'
 import WebSocket from 'ws'
 import { guard } from '../../src/routes/ws.js'
+import { MAX_CLIENT_FRAGMENTS } from '../../src/schemas/ws.js'
 import { connect, listen, LogCapture, post, refusedUpgrade } from '../helper.js'
 
 t.test('a POST after open is pushed as one JSON frame with every field', async t => {
@@ -206,7 +207,11 @@ t.test('protocol violations close with their own codes, and the log says which',
   const big = await connect(t, server, '/ws/big')
   big.ws.send('x'.repeat(5000))
   t.equal((await big.closed).code, 1009)
-  await waitUntil(() => logs.lines.filter(l => l.msg === 'ws closed').length === 3)
+  // Empty fragments stay under the size limit; one past MAX_CLIENT_FRAGMENTS is refused by ws with 1008.
+  const fragmented = await connect(t, server, '/ws/fragmented')
+  for (let i = 0; i <= MAX_CLIENT_FRAGMENTS; i++) fragmented.ws.send('', { fin: false })
+  t.equal((await fragmented.closed).code, 1008)
+  await waitUntil(() => logs.lines.filter(l => l.msg === 'ws closed').length === 4)
   const codes = Object.fromEntries(logs.lines.filter(l => l.msg === 'ws closed').map(l => [l.userId, l.code]))
-  t.same(codes, { utf8: 1007, opcode: 1002, big: 1009 }, 'the server logs the code it closed with')
+  t.same(codes, { utf8: 1007, opcode: 1002, big: 1009, fragmented: 1008 }, 'the server logs the code it closed with')
 })
