@@ -13,6 +13,11 @@ export interface ServerProcess {
   exited: Promise<number | null>
 }
 
+// Children still running when the test process exits (a test that timed out before its teardown could kill
+// them) are killed then, so no server outlives its test file.
+const live = new Set<ChildProcess>()
+process.once('exit', () => { for (const child of live) child.kill('SIGKILL') })
+
 export function spawnServer (env: Record<string, string>): { child: ChildProcess, stdout: () => string, stderr: () => string, exited: Promise<number | null> } {
   const child = spawn(process.execPath, [...process.execArgv, serverEntry], {
     env: { ...process.env, NODE_ENV: 'test', ...env },
@@ -22,7 +27,11 @@ export function spawnServer (env: Record<string, string>): { child: ChildProcess
   let err = ''
   child.stdout?.on('data', (chunk: Buffer) => { out += chunk.toString() })
   child.stderr?.on('data', (chunk: Buffer) => { err += chunk.toString() })
-  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  live.add(child)
+  const exited = once(child, 'exit').then(([code]) => {
+    live.delete(child)
+    return code as number | null
+  })
   return { child, stdout: () => out, stderr: () => err, exited }
 }
 
