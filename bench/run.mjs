@@ -1,6 +1,11 @@
 // `npm run bench`: pushwire against its peers, interleaved round by round, on loopback only.
 // Writes bench/results.json and BENCHMARKS.md. Every figure is a median over rounds (spread in brackets).
 // Usage: npm run bench [-- --quick]   (--quick: one round and shorter runs, to try the harness)
+// Targeted runs, which print their figures and leave results.json and BENCHMARKS.md alone:
+//   node bench/run.mjs --only=throughput,batch,rate,memory,fanout,churn,cluster [--targets=pushwire,straightforward]
+//     [--base=DIR]      also measure DIR/dist/src/server.js as "pushwire-base" (a build of another commit), interleaved
+//     [--profile=DIR]   run pushwire with --cpu-prof, writing .cpuprofile files to DIR (summarize: bench/profile-summary.mjs)
+//     [--rounds=N]
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -12,7 +17,11 @@ import hdr from 'hdr-histogram-js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const quick = process.argv.includes('--quick')
-const ROUNDS = quick ? 1 : 3
+const option = name => process.argv.find(a => a.startsWith(`--${name}=`))?.slice(name.length + 3)
+const only = option('only')?.split(',')
+const base = option('base')
+const profileDir = option('profile')
+const ROUNDS = Number(option('rounds') ?? (quick ? 1 : 3))
 const DURATION = quick ? 3 : 8
 const RATE_DURATION = quick ? 5 : 20
 const FANOUT_ROUNDS = quick ? 5 : 20
@@ -30,6 +39,7 @@ const TARGETS = {
   // Debian's python3, where python3-fastapi and friends are installed (not a pyenv one first on PATH).
   seed: { cmd: '/usr/bin/python3', args: ['bench/peers/seed.py'], kind: 'ws' }
 }
+if (base !== undefined) TARGETS['pushwire-base'] = { cmd: 'node', args: [`${base}/dist/src/server.js`], kind: 'ws', env: { LOG_LEVEL: 'warn' } }
 
 async function freePort () {
   const server = createServer().listen(0, '127.0.0.1')
@@ -40,9 +50,15 @@ async function freePort () {
 }
 
 async function startTarget (name) {
-  const target = TARGETS[name]
+  // "pushwire:METRICS=off+LOG_LEVEL=silent" is pushwire with those variables set (targeted runs).
+  const [base, vars] = name.split(':')
+  const target = { ...TARGETS[base], env: { ...TARGETS[base].env, ...Object.fromEntries((vars ?? '').split('+').filter(Boolean).map(v => v.split('='))) } }
   const port = await freePort()
-  const child = spawn(target.cmd, target.args, { cwd: root, env: { ...process.env, PORT: String(port), NODE_ENV: 'benchmark', ...target.env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const profiled = profileDir !== undefined && target.cmd === 'node'
+  // pushwire shuts down gracefully on SIGTERM by itself; the peers are taught to by a preloaded module.
+  const exit = name.startsWith('pushwire') ? [] : ['--import', './bench/exit-on-sigterm.mjs']
+  const args = profiled ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name.replace(/[^\w-]/g, '_')}-${Date.now()}.cpuprofile`, ...exit, ...target.args] : target.args
+  const child = spawn(target.cmd, args, { cwd: root, env: { ...process.env, PORT: String(port), NODE_ENV: 'benchmark', ...target.env }, stdio: ['ignore', 'ignore', 'inherit'] })
   const deadline = Date.now() + 20_000
   while (Date.now() < deadline) {
     const up = await new Promise(resolve => {
@@ -52,19 +68,22 @@ async function startTarget (name) {
     if (up) break
     await new Promise(resolve => setTimeout(resolve, 100))
   }
-  return { name, port, child, url: `http://127.0.0.1:${port}`, kind: target.kind }
+  return { name, port, child, url: `http://127.0.0.1:${port}`, kind: target.kind, profiled }
 }
 
 async function stopTarget (target) {
   const exited = once(target.child, 'exit')
-  target.child.kill('SIGKILL')
+  // A profiled process must exit on its own to write its profile: SIGTERM runs the graceful shutdown.
+  target.child.kill(target.profiled ? 'SIGTERM' : 'SIGKILL')
+  const timer = setTimeout(() => target.child.kill('SIGKILL'), 15_000)
   await exited
+  clearTimeout(timer)
 }
 
-/** CPU seconds (user + sys) a process has used, from /proc. */
-function cpuSeconds (pid) {
+/** CPU seconds a process has used, from /proc: user and kernel (sys) time. */
+function cpuSplit (pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
+  return { user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 }
 }
 const rssBytes = pid => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024
 
@@ -132,10 +151,11 @@ async function throughputRound (name, { path, batch = 0, duration = DURATION } =
     const receivers = target.kind === null ? null : await startReceivers(target, 1000, { processes: 2 })
     await new Promise(resolve => setTimeout(resolve, 300))
     await receivers?.reset()
-    const cpu0 = cpuSeconds(target.child.pid)
+    const cpu0 = cpuSplit(target.child.pid)
     const result = await load(target, { path, duration, batch })
     await new Promise(resolve => setTimeout(resolve, 500))
-    const cpu = cpuSeconds(target.child.pid) - cpu0
+    const cpu1 = cpuSplit(target.child.pid)
+    const cpu = cpu1.user + cpu1.sys - cpu0.user - cpu0.sys
     const report = await receivers?.report()
     await receivers?.close()
     const delivered = report?.frames ?? result.requests
@@ -153,6 +173,7 @@ async function throughputRound (name, { path, batch = 0, duration = DURATION } =
       p99: report ? pct(report.histogram, 99) : NaN,
       p999: report ? pct(report.histogram, 99.9) : NaN,
       cpuMicrosPerMessage: cpu * 1e6 / delivered,
+      sysMicrosPerMessage: (cpu1.sys - cpu0.sys) * 1e6 / delivered,
       serverCpu: cpu / duration,
       loadgenCpu: result.loadgenCpu
     }
@@ -349,7 +370,45 @@ load-generator-bound here (autocannon near a full core of the two), so every "vs
 `
 }
 
-if (process.argv.includes('--report-only')) {
+/** --only=…: the chosen workloads over the chosen targets, interleaved; prints medians and per-round ratios. */
+async function targeted () {
+  const names = option('targets')?.split(',') ?? ['pushwire', ...(base === undefined ? [] : ['pushwire-base'])]
+  const workloads = {
+    throughput: name => throughputRound(name),
+    batch: name => throughputRound(name, { path: '/send-batch', batch: 100 }),
+    rate: name => rateRound(name),
+    memory: name => idleMemory(name),
+    fanout: async name => ({ broadcast: await fanout(name, '/broadcast') })
+  }
+  const out = {}
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const workload of only) {
+      for (const name of names) {
+        log(`${workload} round ${round + 1}/${ROUNDS}: ${name}`)
+        const result = await workloads[workload](name)
+        log(JSON.stringify(result, (k, v) => typeof v === 'number' ? Math.round(v * 100) / 100 : v))
+        ;((out[workload] ??= {})[name] ??= []).push(result)
+      }
+    }
+  }
+  for (const [workload, byName] of Object.entries(out)) {
+    for (const [name, rounds] of Object.entries(byName)) {
+      const keys = Object.keys(rounds[0]).filter(k => typeof rounds[0][k] === 'number')
+      console.log(workload, name, JSON.stringify(Object.fromEntries(keys.map(k => [k, Math.round(summarize(rounds, k).median * 100) / 100]))))
+    }
+    const [first, ...others] = names
+    for (const other of others) {
+      for (const key of ['reqPerSec', 'framesPerSec', 'cpuMicrosPerMessage', 'p99']) {
+        if (typeof byName[first][0][key] !== 'number') continue
+        console.log(workload, `${first}/${other}`, key, 'median per-round ratio', Math.round(median(byName[first].map((x, i) => x[key] / byName[other][i][key])) * 1000) / 1000)
+      }
+    }
+  }
+}
+
+if (only !== undefined) {
+  await targeted()
+} else if (process.argv.includes('--report-only')) {
   // Rewrites BENCHMARKS.md from bench/results.json, without measuring again.
   writeFileSync(`${root}/BENCHMARKS.md`, report(JSON.parse(readFileSync(`${root}/bench/results.json`, 'utf8'))))
 } else {
