@@ -27,7 +27,9 @@ export class LogCapture extends Writable {
 }
 
 export async function build (t: Test, overrides: Overrides = {}, logs?: LogCapture): Promise<App> {
-  const app = await buildApp({ ...defaultConfig, ...overrides }, {
+  // No event-loop shedding unless a test asks for it: on a busy machine a starved test process sees a stalled
+  // event loop (under-pressure reads an empty sample as an infinite delay) and would answer unrelated POSTs 503.
+  const app = await buildApp({ ...defaultConfig, shedEventLoopDelayMs: 0, ...overrides }, {
     logger: logs === undefined ? false : { level: 'debug', stream: logs }
   })
   t.teardown(() => app.close())
