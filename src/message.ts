@@ -1,7 +1,7 @@
 // One message on its way out: created once per send, encoded at most once per frame format,
 // and the same Buffer is written to every receiving socket.
-import { v7 as uuidv7 } from 'uuid'
 import type { FrameFormat } from './schemas/ws.js'
+import { isoNow, uuidv7 } from './uuid7.js'
 
 export type Target =
   | { kind: 'direct', receiver: string }
@@ -17,7 +17,7 @@ export class OutgoingMessage {
     readonly text: string,
     readonly target: Target,
     readonly id: string = uuidv7(),
-    readonly sentAt: string = new Date().toISOString()
+    readonly sentAt: string = isoNow()
   ) {}
 
   /**
