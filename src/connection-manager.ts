@@ -3,10 +3,10 @@
 import { WebSocket } from 'ws'
 import type { OutgoingMessage } from './message.js'
 import type { FrameFormat } from './schemas/ws.js'
+import { writeFrame } from './ws-frame.js'
 
 export const CLOSE_SLOW_CONSUMER = 1013
 
-const TEXT_FRAME = { binary: false } as const
 const noop = (): void => {}
 
 /** One open WebSocket of one user. */
@@ -110,14 +110,14 @@ export class ConnectionManager {
     for (const connection of connections) {
       const { socket } = connection
       if (socket.readyState !== WebSocket.OPEN) continue
-      const frame = message.encode(connection.format)
+      const frame = message.frame(connection.format)
       // Checked before writing, so a frame counted as written is one the socket will really flush.
       if (socket.bufferedAmount + frame.length > this.#maxBufferedBytes) {
         this.close(connection, CLOSE_SLOW_CONSUMER, 'slow consumer')
         this.#onSlowConsumer(connection)
         continue
       }
-      socket.send(frame, TEXT_FRAME)
+      writeFrame(socket, frame)
       written++
     }
     this.framesWritten += written

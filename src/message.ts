@@ -1,7 +1,8 @@
 // One message on its way out: created once per send, encoded at most once per frame format,
-// and the same Buffer is written to every receiving socket.
+// and the same WebSocket frame (header and payload in one Buffer) is written to every receiving socket.
 import type { FrameFormat } from './schemas/ws.js'
 import { isoNow, uuidv7 } from './uuid7.js'
+import { textFrame } from './ws-frame.js'
 
 export type Target =
   | { kind: 'direct', receiver: string }
@@ -11,6 +12,8 @@ export type Target =
 export class OutgoingMessage {
   #json: Buffer | undefined
   #text: Buffer | undefined
+  #jsonFrame: Buffer | undefined
+  #textFrame: Buffer | undefined
 
   constructor (
     readonly sender: string,
@@ -34,10 +37,16 @@ export class OutgoingMessage {
     return message
   }
 
-  /** The frame for a format, serialized on first use and reused for every socket after. */
+  /** The payload for a format (what a client reads, and what goes to Redis), serialized on first use. */
   encode (format: FrameFormat): Buffer {
     if (format === 'text') return (this.#text ??= Buffer.from(this.#textLine()))
     return (this.#json ??= Buffer.from(JSON.stringify(this.#frame())))
+  }
+
+  /** The whole WebSocket frame for a format, built on first use and written as it is to every socket after. */
+  frame (format: FrameFormat): Buffer {
+    if (format === 'text') return (this.#textFrame ??= textFrame(this.encode('text')))
+    return (this.#jsonFrame ??= textFrame(this.encode('json')))
   }
 
   #frame (): Record<string, unknown> {
