@@ -9,6 +9,9 @@ export const CLOSE_SLOW_CONSUMER = 1013
 
 const noop = (): void => {}
 
+const kConnection = Symbol('pushwire.connection')
+type Tagged = WebSocket & { [kConnection]?: Connection }
+
 /** One open WebSocket of one user. */
 export class Connection {
   /** Cleared when a ping goes out, set again by the pong; see the heartbeat in routes/ws.ts. */
@@ -26,7 +29,17 @@ export class Connection {
     readonly topics: readonly string[],
     readonly format: FrameFormat,
     readonly socket: WebSocket
-  ) {}
+  ) {
+    (socket as Tagged)[kConnection] = this
+  }
+
+  /**
+   * The connection a socket belongs to. Lets every socket share one set of event listeners (ws calls them with the
+   * socket as `this`) instead of holding closures of its own.
+   */
+  static of (socket: WebSocket): Connection {
+    return (socket as Tagged)[kConnection] as Connection
+  }
 }
 
 export interface ConnectionManagerOptions {
