@@ -1,6 +1,6 @@
 // Prometheus metrics through prom-client, on a registry of this app's own (so several apps can share a process).
 // Hot-path counters are plain integers on the ConnectionManager, read only when /metrics is scraped.
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type onResponseHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
 import { bearerCredential } from '../auth.js'
@@ -155,15 +155,17 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
     redisPublished: seconds => redisPublish?.observe(seconds)
   })
 
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url
-    // 404s have no route, and would otherwise let clients mint label values.
-    if (route !== undefined) {
+  // Each route gets its own onResponse hook that knows its url, so no request reads request.routeOptions (a fresh
+  // object per read). 404s have no route, so clients cannot mint label values.
+  app.addHook('onRoute', (route) => {
+    const { url } = route
+    const observe: onResponseHookHandler = (request, reply, done) => {
       const { method } = request
       const status = reply.statusCode
-      httpDuration.labelled(`${method} ${route} ${status}`, () => ({ method, route, status_code: String(status) })).observe(reply.elapsedTime / 1000)
+      httpDuration.labelled(`${method} ${url} ${status}`, () => ({ method, route: url, status_code: String(status) })).observe(reply.elapsedTime / 1000)
+      done()
     }
-    done()
+    route.onResponse = [route.onResponse ?? [], observe].flat()
   })
 
   const scrape = async () => await registry.metrics()
