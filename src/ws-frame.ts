@@ -4,9 +4,12 @@
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 
-/** A complete, unmasked (server to client), unfragmented text frame holding this UTF-8 payload (RFC 6455, 5.2). */
-export function textFrame (payload: Buffer): Buffer {
-  const length = payload.length
+/**
+ * A complete, unmasked (server to client), unfragmented text frame holding this payload (RFC 6455, 5.2). A string is
+ * encoded as UTF-8 straight into the frame: one allocation and no copy.
+ */
+export function textFrame (payload: string | Buffer): Buffer {
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length
   const header = length < 126 ? 2 : length < 65536 ? 4 : 10
   const frame = Buffer.allocUnsafe(header + length)
   frame[0] = 0x81 // FIN, opcode 1 (text)
@@ -20,8 +23,15 @@ export function textFrame (payload: Buffer): Buffer {
     frame.writeUInt32BE(0, 2) // payloads here are far below 4 GiB
     frame.writeUInt32BE(length, 6)
   }
-  payload.copy(frame, header)
+  if (typeof payload === 'string') frame.write(payload, header)
+  else payload.copy(frame, header)
   return frame
+}
+
+/** The payload of a frame from textFrame(), as a view on the same memory. */
+export function framePayload (frame: Buffer): Buffer {
+  const length = frame[1] as number
+  return frame.subarray(length < 126 ? 2 : length === 126 ? 4 : 10)
 }
 
 /** The TCP socket under a ws WebSocket (not in ws's typings, but the field ws itself writes every frame to). */

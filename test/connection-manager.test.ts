@@ -149,4 +149,8 @@ t.test('frames of every header size reach a real ws client intact: 7-bit, 16-bit
   const frame = message.frame('json')
   t.same([frame[0], frame[1], frame.readUInt16BE(2)], [0x81, 126, message.encode('json').length], 'FIN text frame, 16-bit length')
   t.same(frame.subarray(4), message.encode('json'), 'then the payload')
+  for (const n of [1, 200, 70_000]) {
+    const long = new OutgoingMessage('x', 'y'.repeat(n), { kind: 'direct', receiver: 'r' })
+    t.equal(long.encode('text').toString(), `[x]: ${'y'.repeat(n)}`, `a ${n}-character payload seen through its frame`)
+  }
 })
