@@ -1,6 +1,11 @@
 // `npm run bench`: pushwire against its peers, interleaved round by round, on loopback only.
 // Writes bench/results.json and BENCHMARKS.md. Every figure is a median over rounds (spread in brackets).
 // Usage: npm run bench [-- --quick]   (--quick: one round and shorter runs, to try the harness)
+// Targeted runs, which print their figures and leave results.json and BENCHMARKS.md alone:
+//   node bench/run.mjs --only=throughput,batch,rate,memory,fanout,churn,cluster [--targets=pushwire,straightforward]
+//     [--base=DIR]      also measure DIR/dist/src/server.js as "pushwire-base" (a build of another commit), interleaved
+//     [--profile=DIR]   run pushwire with --cpu-prof, writing .cpuprofile files to DIR (summarize: bench/profile-summary.mjs)
+//     [--rounds=N]
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -12,10 +17,15 @@ import hdr from 'hdr-histogram-js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const quick = process.argv.includes('--quick')
-const ROUNDS = quick ? 1 : 3
+const option = name => process.argv.find(a => a.startsWith(`--${name}=`))?.slice(name.length + 3)
+const only = option('only')?.split(',')
+const base = option('base')
+const profileDir = option('profile')
+const ROUNDS = Number(option('rounds') ?? (quick ? 1 : 3))
 const DURATION = quick ? 3 : 8
 const RATE_DURATION = quick ? 5 : 20
 const FANOUT_ROUNDS = quick ? 5 : 20
+const CHURN_DURATION = quick ? 5 : 15
 const HTTP_CONNECTIONS = 32
 const log = (...args) => console.error(new Date().toISOString().slice(11, 19), ...args)
 const nowMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000)
@@ -30,6 +40,7 @@ const TARGETS = {
   // Debian's python3, where python3-fastapi and friends are installed (not a pyenv one first on PATH).
   seed: { cmd: '/usr/bin/python3', args: ['bench/peers/seed.py'], kind: 'ws' }
 }
+if (base !== undefined) TARGETS['pushwire-base'] = { cmd: 'node', args: [`${base}/dist/src/server.js`], kind: 'ws', env: { LOG_LEVEL: 'warn' } }
 
 async function freePort () {
   const server = createServer().listen(0, '127.0.0.1')
@@ -39,32 +50,72 @@ async function freePort () {
   return port
 }
 
-async function startTarget (name) {
-  const target = TARGETS[name]
-  const port = await freePort()
-  const child = spawn(target.cmd, target.args, { cwd: root, env: { ...process.env, PORT: String(port), NODE_ENV: 'benchmark', ...target.env }, stdio: ['ignore', 'ignore', 'inherit'] })
+/** Waits until something accepts TCP connections on a loopback port. */
+async function listening (port) {
   const deadline = Date.now() + 20_000
   while (Date.now() < deadline) {
     const up = await new Promise(resolve => {
       const socket = createConnection(port, '127.0.0.1', () => { socket.destroy(); resolve(true) })
       socket.on('error', () => resolve(false))
     })
-    if (up) break
+    if (up) return
     await new Promise(resolve => setTimeout(resolve, 100))
   }
-  return { name, port, child, url: `http://127.0.0.1:${port}`, kind: target.kind }
+  throw new Error(`nothing listens on ${port}`)
+}
+
+/**
+ * Workload 6: a real redis-server (Debian's, no persistence) on a free loopback port and two pushwire nodes on it.
+ * The load goes to node A, the receivers connect to node B, so every frame crosses Redis. CPU is counted over all three.
+ */
+async function startCluster (name) {
+  const redisPort = await freePort()
+  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  await listening(redisPort)
+  const env = { REDIS_URL: `redis://127.0.0.1:${redisPort}` }
+  const a = await startTarget('pushwire', { ...env, NODE_ID: 'a' })
+  const b = await startTarget('pushwire', { ...env, NODE_ID: 'b' })
+  return { name, url: a.url, receiveUrl: b.url, kind: 'ws', child: a.child, pids: [a.child.pid, b.child.pid, redis.pid], parts: [a, b, { child: redis }] }
+}
+
+async function startTarget (name, extraEnv = {}) {
+  if (name === 'cluster') return await startCluster(name)
+  // "pushwire:METRICS=off+LOG_LEVEL=silent" is pushwire with those variables set (targeted runs).
+  const [base, vars] = name.split(':')
+  const target = { ...TARGETS[base], env: { ...TARGETS[base].env, ...Object.fromEntries((vars ?? '').split('+').filter(Boolean).map(v => v.split('='))) } }
+  const port = await freePort()
+  const profiled = profileDir !== undefined && target.cmd === 'node'
+  // pushwire shuts down gracefully on SIGTERM by itself; the peers are taught to by a preloaded module.
+  const exit = name.startsWith('pushwire') ? [] : ['--import', './bench/exit-on-sigterm.mjs']
+  const args = profiled ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name.replace(/[^\w-]/g, '_')}-${Date.now()}.cpuprofile`, ...exit, ...target.args] : target.args
+  const child = spawn(target.cmd, args, { cwd: root, env: { ...process.env, PORT: String(port), NODE_ENV: 'benchmark', ...target.env, ...extraEnv }, stdio: ['ignore', 'ignore', 'inherit'] })
+  await listening(port)
+  return { name, port, child, pids: [child.pid], url: `http://127.0.0.1:${port}`, kind: target.kind, profiled }
 }
 
 async function stopTarget (target) {
+  if (target.parts !== undefined) {
+    for (const part of target.parts) await stopTarget(part)
+    return
+  }
   const exited = once(target.child, 'exit')
-  target.child.kill('SIGKILL')
+  // A profiled process must exit on its own to write its profile: SIGTERM runs the graceful shutdown.
+  target.child.kill(target.profiled ? 'SIGTERM' : 'SIGKILL')
+  const timer = setTimeout(() => target.child.kill('SIGKILL'), 15_000)
   await exited
+  clearTimeout(timer)
 }
 
-/** CPU seconds (user + sys) a process has used, from /proc. */
-function cpuSeconds (pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
+/** CPU seconds the processes of a target have used, from /proc: user and kernel (sys) time. */
+function cpuSplit (pids) {
+  let user = 0
+  let sys = 0
+  for (const pid of [pids].flat()) {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    user += Number(fields[11]) / 100
+    sys += Number(fields[12]) / 100
+  }
+  return { user, sys }
 }
 const rssBytes = pid => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024
 
@@ -74,7 +125,8 @@ async function startReceivers (target, total, { processes = Math.max(1, Math.cei
   const children = []
   for (let p = 0; p < processes; p++) {
     const count = Math.min(per, total - p * per)
-    const config = { url: target.kind === 'socketio' ? target.url : target.url.replace('http', 'ws'), kind: target.kind, count, prefix: 'u', offset: p * per, topics, sourceBase: 2 + p * 50 }
+    const url = target.receiveUrl ?? target.url
+    const config = { url: target.kind === 'socketio' ? url : url.replace('http', 'ws'), kind: target.kind, count, prefix: 'u', offset: p * per, topics, sourceBase: 2 + p * 50 }
     const child = spawn(process.execPath, ['bench/receivers.mjs', JSON.stringify(config)], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     children.push(child)
   }
@@ -132,10 +184,11 @@ async function throughputRound (name, { path, batch = 0, duration = DURATION } =
     const receivers = target.kind === null ? null : await startReceivers(target, 1000, { processes: 2 })
     await new Promise(resolve => setTimeout(resolve, 300))
     await receivers?.reset()
-    const cpu0 = cpuSeconds(target.child.pid)
+    const cpu0 = cpuSplit(target.pids)
     const result = await load(target, { path, duration, batch })
     await new Promise(resolve => setTimeout(resolve, 500))
-    const cpu = cpuSeconds(target.child.pid) - cpu0
+    const cpu1 = cpuSplit(target.pids)
+    const cpu = cpu1.user + cpu1.sys - cpu0.user - cpu0.sys
     const report = await receivers?.report()
     await receivers?.close()
     const delivered = report?.frames ?? result.requests
@@ -153,6 +206,7 @@ async function throughputRound (name, { path, batch = 0, duration = DURATION } =
       p99: report ? pct(report.histogram, 99) : NaN,
       p999: report ? pct(report.histogram, 99.9) : NaN,
       cpuMicrosPerMessage: cpu * 1e6 / delivered,
+      sysMicrosPerMessage: (cpu1.sys - cpu0.sys) * 1e6 / delivered,
       serverCpu: cpu / duration,
       loadgenCpu: result.loadgenCpu
     }
@@ -197,12 +251,78 @@ async function idleMemory (name) {
   }
 }
 
+/**
+ * Workload 5, churn: 1,000 steady receivers, then CHURN_DURATION seconds of connects and disconnects as fast as two
+ * churn processes go. /stats must come back to exactly its baseline, and the heap (after a full GC) close to it.
+ */
+async function churn (name) {
+  const target = await startTarget(name, { NODE_OPTIONS: '--import ./bench/gc-on-signal.mjs' })
+  try {
+    const receivers = await startReceivers(target, 1000, { processes: 1 })
+    const stats = async () => await (await fetch(`${target.url}/stats`)).json()
+    const heap = async () => {
+      target.child.kill('SIGWINCH')
+      await new Promise(resolve => setTimeout(resolve, 500))
+      const text = await (await fetch(`${target.url}/metrics`)).text()
+      return Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)[1])
+    }
+    // A short churn first, so the baseline is taken with the code paths warm (compiled code and caches are not a leak).
+    await runChurners(target, 2)
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    const statsBefore = await stats()
+    const heapBefore = await heap()
+    const rssBefore = rssBytes(target.child.pid)
+    const cpu0 = cpuSplit(target.pids)
+    const outputs = await runChurners(target, CHURN_DURATION)
+    const cpu1 = cpuSplit(target.pids)
+    const cycles = outputs.reduce((n, o) => n + o.cycles, 0)
+    // Closes are asynchronous on the server too: wait (at most 10 s) for the indexes to empty out.
+    const settleStart = Date.now()
+    let statsAfter = await stats()
+    while (JSON.stringify(statsAfter) !== JSON.stringify(statsBefore) && Date.now() - settleStart < 10_000) {
+      await new Promise(resolve => setTimeout(resolve, 100))
+      statsAfter = await stats()
+    }
+    const settleMs = Date.now() - settleStart
+    const heapAfter = await heap()
+    const rssAfter = rssBytes(target.child.pid)
+    await receivers.close()
+    return {
+      cyclesPerSec: cycles / CHURN_DURATION,
+      errors: outputs.reduce((n, o) => n + o.errors, 0),
+      cpuMicrosPerCycle: (cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) * 1e6 / cycles,
+      statsBefore,
+      statsAfter,
+      statsBack: JSON.stringify(statsAfter) === JSON.stringify(statsBefore),
+      settleMs,
+      heapBefore,
+      heapAfter,
+      rssBefore,
+      rssAfter
+    }
+  } finally {
+    await stopTarget(target)
+  }
+}
+
+/** Two churn processes against a target for `duration` seconds; resolves with what each counted. */
+async function runChurners (target, duration) {
+  const churners = [0, 1].map(i => spawn(process.execPath, ['bench/churn.mjs', JSON.stringify({ url: target.url.replace('http', 'ws'), duration, concurrency: 25, sourceBase: 100 + i * 25 })], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] }))
+  return await Promise.all(churners.map(async child => {
+    let out = ''
+    child.stdout.on('data', chunk => { out += chunk })
+    await once(child, 'exit')
+    return JSON.parse(out)
+  }))
+}
+
 async function fanout (name, path) {
   const target = await startTarget(name)
   try {
     const receivers = await startReceivers(target, 10_000, { processes: 4, topics: 'all' })
     await new Promise(resolve => setTimeout(resolve, 1000))
     const times = []
+    const cpu0 = cpuSplit(target.pids)
     for (let round = 0; round < FANOUT_ROUNDS; round++) {
       await receivers.reset()
       const t0 = nowMicros()
@@ -216,8 +336,11 @@ async function fanout (name, path) {
       } while (report.frames < 10_000 && Date.now() < deadline)
       times.push(report.frames < 10_000 ? Infinity : (report.lastAt - t0) / 1000)
     }
+    const cpu1 = cpuSplit(target.pids)
     await receivers.close()
-    return { median: median(times), min: Math.min(...times), max: Math.max(...times) }
+    // Server CPU per round (mostly the fan-out; the 20 ms polls in between cost next to nothing).
+    const cpuMs = (cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) * 1000 / FANOUT_ROUNDS
+    return { median: median(times), min: Math.min(...times), max: Math.max(...times), cpuMs }
   } finally {
     await stopTarget(target)
   }
@@ -229,7 +352,7 @@ function summarize (rounds, key) {
 }
 
 async function main () {
-  const results = { date: new Date().toISOString(), machine: { cores: cpus().length, cpu: cpus()[0].model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, quick, throughput: {}, batch: [], rate: {}, memory: {}, fanout: {} }
+  const results = { date: new Date().toISOString(), machine: { cores: cpus().length, cpu: cpus()[0].model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, quick, throughput: {}, batch: [], rate: {}, memory: {}, fanout: {}, cluster: { throughput: [] } }
   const names = ['ceiling', 'pushwire', 'pushwire-nometrics', 'straightforward', 'socketio', 'seed']
   // Interleaved: A B C D … A B C D …, so drift on the shared machine spreads over every target alike.
   for (let round = 0; round < ROUNDS; round++) {
@@ -239,11 +362,17 @@ async function main () {
     }
     log(`batch round ${round + 1}/${ROUNDS}`)
     results.batch.push(await throughputRound('pushwire', { path: '/send-batch', batch: 100 }))
+    log(`cluster throughput round ${round + 1}/${ROUNDS}`)
+    results.cluster.throughput.push(await throughputRound('cluster'))
   }
   for (const name of ['pushwire', 'straightforward', 'socketio', 'seed']) {
     log(`fixed rate: ${name}`)
     results.rate[name] = await rateRound(name)
   }
+  log('fixed rate: cluster')
+  results.cluster.rate = await rateRound('cluster')
+  log('churn: pushwire')
+  results.churn = await churn('pushwire')
   for (const name of ['pushwire', 'straightforward', 'socketio']) {
     log(`idle memory: ${name}`)
     results.memory[name] = await idleMemory(name)
@@ -269,6 +398,10 @@ function report (r) {
   })
   const metricsCost = 1 - median(t.pushwire.map((x, i) => x.reqPerSec / t['pushwire-nometrics'][i].reqPerSec))
   const single = summarize(t.pushwire, 'framesPerSec').median
+  const cluster = r.cluster ?? { throughput: [], rate: { p99: NaN } }
+  const clusterRatio = median(cluster.throughput.map((x, i) => x.reqPerSec / t.pushwire[i].reqPerSec))
+  const allRounds = [...Object.values(t).flat(), ...r.batch, ...cluster.throughput, ...Object.values(r.rate), ...(r.cluster ? [r.cluster.rate] : [])]
+  const churnBack = r.churn?.statsBack
   const batch = summarize(r.batch, 'framesPerSec')
   return `# Benchmarks
 
@@ -319,10 +452,8 @@ ${Object.entries(r.fanout).map(([name, x]) => `| ${name} | ${spread(x.broadcast,
 pushwire with metrics on versus \`METRICS=off\`, same rounds: throughput is **${f(metricsCost * 100, 1)} %** lower with
 metrics on (median of per-round ratios; negative means noise exceeded the cost).
 
-## 5. Churn and 6. Cluster
-
-Not measured yet: the harness has no churn or two-node workload so far (see the issue notes).
-
+${churnSection(r)}
+${clusterSection(r, clusterRatio)}
 ## Batch path: \`POST /send-batch\` (100 messages per request, 1,000 receivers)
 
 | | frames/s | vs single sends |
@@ -338,18 +469,101 @@ Not measured yet: the harness has no churn or two-node workload so far (see the 
 | direct send ahead of every peer | > ${f(Math.max(...['straightforward', 'socketio', 'seed'].map(ratio)), 2)} × | ${f(ratio('pushwire'), 2)} × | ${['straightforward', 'socketio', 'seed'].every(n => ratio('pushwire') > ratio(n)) ? 'yes' : 'no'} |
 | server CPU per message below every peer | < ${f(Math.min(...['straightforward', 'socketio', 'seed'].map(n => summarize(t[n], 'cpuMicrosPerMessage').median)), 1)} µs | ${f(summarize(t.pushwire, 'cpuMicrosPerMessage').median, 1)} µs | ${['straightforward', 'socketio', 'seed'].every(n => summarize(t.pushwire, 'cpuMicrosPerMessage').median < summarize(t[n], 'cpuMicrosPerMessage').median) ? 'yes' : 'no'} |
 | p99 at 2,000 msg/s, one node | ≤ 5 ms | ${f(r.rate.pushwire.p99, 2)} ms | ${r.rate.pushwire.p99 <= 5 ? 'yes' : 'no'} |
+| p99 at 2,000 msg/s, below every peer | < ${f(Math.min(...['straightforward', 'socketio', 'seed'].map(n => r.rate[n].p99)), 2)} ms | ${f(r.rate.pushwire.p99, 2)} ms | ${['straightforward', 'socketio', 'seed'].every(n => r.rate.pushwire.p99 < r.rate[n].p99) ? 'yes' : 'no'} |
+| p99 at 2,000 msg/s, cluster | ≤ 10 ms | ${f(cluster.rate.p99, 2)} ms | ${cluster.rate.p99 <= 10 ? 'yes' : 'no'} |
+| cluster direct send vs single node | ≥ 0.50 × | ${f(clusterRatio, 2)} × | ${clusterRatio >= 0.5 ? 'yes' : 'no'} |
+| churn: /stats back to its baseline | exactly | ${churnBack === undefined ? '—' : churnBack ? 'back' : 'not back'} | ${churnBack ? 'yes' : 'no'} |
 | idle RSS per connection at 15k | ≤ 6 KiB | ${f(r.memory.pushwire.rssPerConn / 1024, 1)} KiB | ${r.memory.pushwire.rssPerConn <= 6 * 1024 ? 'yes' : 'no'} |
 | broadcast to 10,000, last frame | ≤ 120 ms | ${f(r.fanout.pushwire.broadcast.median)} ms | ${r.fanout.pushwire.broadcast.median <= 120 ? 'yes' : 'no'} |
 | metrics cost | ≤ 5 % | ${f(metricsCost * 100, 1)} % | ${metricsCost <= 0.05 ? 'yes' : 'no'} |
 | batch frames/s | ≥ 40,000 and ≥ 5 × single | ${f(batch.median)} (${f(batch.median / single, 1)} ×) | ${batch.median >= 40_000 && batch.median / single >= 5 ? 'yes' : 'no'} |
-| zero lost frames | 0 | ${f(Math.max(...Object.values(t).flat().map(x => x.lost)))} | ${Object.values(t).flat().every(x => x.lost === 0) ? 'yes' : 'no'} |
+| zero lost frames, every workload | 0 | ${f(Math.max(...allRounds.map(x => x.lost)))} | ${allRounds.every(x => x.lost === 0) ? 'yes' : 'no'} |
 
-Misses are not explained by profiles yet: this first run establishes the harness and the baseline. The ceiling is
-load-generator-bound here (autocannon near a full core of the two), so every "vs ceiling" ratio is pessimistic.
+The ceiling is load-generator-bound here (autocannon near a full core of the two), so every "vs ceiling" ratio is
+pessimistic.
+
+${findings()}`
+}
+
+function churnSection (r) {
+  if (r.churn === undefined) return '## 5. Churn\n\nNot measured in this run.\n'
+  return `## 5. Churn (${CHURN_DURATION} s of connects and disconnects next to 1,000 steady receivers, after a 2 s warm-up churn)
+
+Two churn processes, 25 loops each: open a WebSocket for a fresh user id, then close it as soon as it is open
+(every other one with a close handshake, the rest by cutting the TCP connection). Heap figures are read after a
+full garbage collection (the bench preloads [bench/gc-on-signal.mjs](bench/gc-on-signal.mjs)).
+
+| connects + disconnects per second | server CPU per cycle | failed connects | /stats before → after | heap before → after | RSS before → after |
+|---|---|---|---|---|---|
+| ${f(r.churn.cyclesPerSec)} | ${f(r.churn.cpuMicrosPerCycle)} µs | ${f(r.churn.errors)} | \`${JSON.stringify(r.churn.statsBefore)}\` → \`${JSON.stringify(r.churn.statsAfter)}\` (${r.churn.statsBack ? `back after ${f(r.churn.settleMs)} ms` : 'NOT back'}) | ${f(r.churn.heapBefore / 2 ** 20, 1)} → ${f(r.churn.heapAfter / 2 ** 20, 1)} MiB | ${f(r.churn.rssBefore / 2 ** 20, 1)} → ${f(r.churn.rssAfter / 2 ** 20, 1)} MiB |
 `
 }
 
-if (process.argv.includes('--report-only')) {
+function clusterSection (r, clusterRatio) {
+  if (r.cluster === undefined) return '## 6. Cluster\n\nNot measured in this run.\n'
+  return `## 6. Cluster (two pushwire nodes and one redis-server; sender on node A, 1,000 receivers on node B)
+
+A real \`redis-server --save '' --appendonly no\` on a free loopback port; every frame goes A → Redis → B. Server
+CPU counts all three processes. "vs single node" is the median of per-round ratios to pushwire's workload-1 rounds.
+
+| workload | requests/s | vs single node | frames/s | lost | latency p50 / p99 / p99.9 (ms) | CPU per message (A + B + Redis) |
+|---|---|---|---|---|---|---|
+| 1. direct send, max rate | ${spread(summarize(r.cluster.throughput, 'reqPerSec'))} | ${f(clusterRatio, 2)} × | ${spread(summarize(r.cluster.throughput, 'framesPerSec'))} | ${f(median(r.cluster.throughput.map(x => x.lost)))} | ${f(summarize(r.cluster.throughput, 'p50').median, 2)} / ${f(summarize(r.cluster.throughput, 'p99').median, 2)} / ${f(summarize(r.cluster.throughput, 'p999').median, 2)} | ${f(summarize(r.cluster.throughput, 'cpuMicrosPerMessage').median, 1)} µs |
+| 2. 2,000 messages/s | ${f(r.cluster.rate.rate)} | — | — | ${f(r.cluster.rate.lost)} | ${f(r.cluster.rate.p50, 2)} / ${f(r.cluster.rate.p99, 2)} / ${f(r.cluster.rate.p999, 2)} | — |
+`
+}
+
+/** bench/findings.md, kept by hand: what each optimisation bought and what the profiles say about the misses. */
+function findings () {
+  try {
+    return readFileSync(`${root}/bench/findings.md`, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+/** --only=…: the chosen workloads over the chosen targets, interleaved; prints medians and per-round ratios. */
+async function targeted () {
+  const names = option('targets')?.split(',') ?? ['pushwire', ...(base === undefined ? [] : ['pushwire-base'])]
+  const workloads = {
+    throughput: name => throughputRound(name),
+    batch: name => throughputRound(name, { path: '/send-batch', batch: 100 }),
+    rate: name => rateRound(name),
+    memory: name => idleMemory(name),
+    fanout: name => fanout(name, '/broadcast'),
+    churn: name => churn(name),
+    cluster: name => throughputRound(name),
+    'cluster-rate': name => rateRound(name)
+  }
+  const out = {}
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const workload of only) {
+      for (const name of names) {
+        log(`${workload} round ${round + 1}/${ROUNDS}: ${name}`)
+        const result = await workloads[workload](name)
+        log(JSON.stringify(result, (k, v) => typeof v === 'number' ? Math.round(v * 100) / 100 : v))
+        ;((out[workload] ??= {})[name] ??= []).push(result)
+      }
+    }
+  }
+  for (const [workload, byName] of Object.entries(out)) {
+    for (const [name, rounds] of Object.entries(byName)) {
+      const keys = Object.keys(rounds[0]).filter(k => typeof rounds[0][k] === 'number')
+      console.log(workload, name, JSON.stringify(Object.fromEntries(keys.map(k => [k, Math.round(summarize(rounds, k).median * 100) / 100]))))
+    }
+    const [first, ...others] = names
+    for (const other of others) {
+      for (const key of ['reqPerSec', 'framesPerSec', 'cpuMicrosPerMessage', 'p99']) {
+        if (typeof byName[first][0][key] !== 'number') continue
+        console.log(workload, `${first}/${other}`, key, 'median per-round ratio', Math.round(median(byName[first].map((x, i) => x[key] / byName[other][i][key])) * 1000) / 1000)
+      }
+    }
+  }
+}
+
+if (only !== undefined) {
+  await targeted()
+} else if (process.argv.includes('--report-only')) {
   // Rewrites BENCHMARKS.md from bench/results.json, without measuring again.
   writeFileSync(`${root}/BENCHMARKS.md`, report(JSON.parse(readFileSync(`${root}/bench/results.json`, 'utf8'))))
 } else {

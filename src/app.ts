@@ -43,7 +43,23 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   }).withTypeProvider<TypeBoxTypeProvider>()
   // JSON only: Fastify's built-in text/plain parser would turn a plain-text body into a confusing 400 instead of a 415.
   app.removeContentTypeParser('text/plain')
+  // Every answer names its request, so a client can quote it and an operator can grep for it. Set before any other
+  // hook can answer (CORS preflights, load shedding, auth); Fastify keeps it on error answers too.
+  // Callback-style hooks on every request: no promise per request on the send path.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id)
+    done()
+  })
 
+  await app.register(connections, {
+    maxBufferedBytes: config.maxBufferedBytes,
+    redisUrl: config.redisUrl,
+    nodeId: config.nodeId,
+    nodeTtlMs: config.nodeTtlMs
+  })
+  await app.register(auth, { apiKeys: config.apiKeys, jwtSecret: config.jwtSecret })
+  // Before CORS, whose OPTIONS route it then measures like every other (it instruments routes as they are added).
+  await app.register(metrics, { enabled: config.metrics, port: config.metricsPort, host: config.host })
   await app.register(cors, {
     origin: config.allowedOrigins,
     methods: ['GET', 'POST'],
@@ -52,22 +68,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     // A bare OPTIONS (no preflight headers) would otherwise get a plain-text 400, the one non-JSON error.
     strictPreflight: false
   })
-  await app.register(connections, {
-    maxBufferedBytes: config.maxBufferedBytes,
-    redisUrl: config.redisUrl,
-    nodeId: config.nodeId,
-    nodeTtlMs: config.nodeTtlMs
-  })
-  await app.register(auth, { apiKeys: config.apiKeys, jwtSecret: config.jwtSecret })
-  await app.register(metrics, { enabled: config.metrics, port: config.metricsPort, host: config.host })
   await app.register(loadShedding, { maxEventLoopDelayMs: config.shedEventLoopDelayMs, maxHeapUsedBytes: config.shedHeapUsedBytes })
   await app.register(errorHandler)
-  // Every answer names its request, so a client can quote it and an operator can grep for it.
-  // Callback-style hooks on every request: no promise per request on the send path.
-  app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', request.id)
-    done(null, payload)
-  })
   await app.register(openapi)
   await app.register(healthRoutes)
   await app.register(async (publisher) => {

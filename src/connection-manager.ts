@@ -4,9 +4,12 @@ import { WebSocket } from 'ws'
 import { CLOSE, type CloseCode } from './close-codes.js'
 import type { OutgoingMessage } from './message.js'
 import type { FrameFormat } from './schemas/ws.js'
+import { writeFrame } from './ws-frame.js'
 
-const TEXT_FRAME = { binary: false } as const
 const noop = (): void => {}
+
+const kConnection = Symbol('pushwire.connection')
+type Tagged = WebSocket & { [kConnection]?: Connection }
 
 /** One open WebSocket of one user. */
 export class Connection {
@@ -25,7 +28,17 @@ export class Connection {
     readonly topics: readonly string[],
     readonly format: FrameFormat,
     readonly socket: WebSocket
-  ) {}
+  ) {
+    (socket as Tagged)[kConnection] = this
+  }
+
+  /**
+   * The connection a socket belongs to. Lets every socket share one set of event listeners (ws calls them with the
+   * socket as `this`) instead of holding closures of its own.
+   */
+  static of (socket: WebSocket): Connection {
+    return (socket as Tagged)[kConnection] as Connection
+  }
 }
 
 export interface ConnectionManagerOptions {
@@ -109,14 +122,14 @@ export class ConnectionManager {
     for (const connection of connections) {
       const { socket } = connection
       if (socket.readyState !== WebSocket.OPEN) continue
-      const frame = message.encode(connection.format)
+      const frame = message.frame(connection.format)
       // Checked before writing, so a frame counted as written is one the socket will really flush.
       if (socket.bufferedAmount + frame.length > this.#maxBufferedBytes) {
         this.close(connection, CLOSE.slowConsumer)
         this.#onSlowConsumer(connection)
         continue
       }
-      socket.send(frame, TEXT_FRAME)
+      writeFrame(socket, frame)
       written++
     }
     this.framesWritten += written

@@ -1,7 +1,8 @@
 // One message on its way out: created once per send, encoded at most once per frame format,
-// and the same Buffer is written to every receiving socket.
-import { v7 as uuidv7 } from 'uuid'
+// and the same WebSocket frame (header and payload in one Buffer) is written to every receiving socket.
 import type { FrameFormat } from './schemas/ws.js'
+import { isoNow, uuidv7 } from './uuid7.js'
+import { framePayload, textFrame } from './ws-frame.js'
 
 export type Target =
   | { kind: 'direct', receiver: string }
@@ -11,13 +12,15 @@ export type Target =
 export class OutgoingMessage {
   #json: Buffer | undefined
   #text: Buffer | undefined
+  #jsonFrame: Buffer | undefined
+  #textFrame: Buffer | undefined
 
   constructor (
     readonly sender: string,
     readonly text: string,
     readonly target: Target,
     readonly id: string = uuidv7(),
-    readonly sentAt: string = new Date().toISOString()
+    readonly sentAt: string = isoNow()
   ) {}
 
   /**
@@ -34,19 +37,31 @@ export class OutgoingMessage {
     return message
   }
 
-  /** The frame for a format, serialized on first use and reused for every socket after. */
+  /** The payload for a format (what a client reads, and what goes to Redis): a view on the frame's payload. */
   encode (format: FrameFormat): Buffer {
-    if (format === 'text') return (this.#text ??= Buffer.from(this.#textLine()))
-    return (this.#json ??= Buffer.from(JSON.stringify(this.#frame())))
+    if (format === 'text') return (this.#text ??= framePayload(this.frame('text')))
+    return (this.#json ??= framePayload(this.frame('json')))
   }
 
-  #frame (): Record<string, unknown> {
-    const { id, sender, text: message, sentAt, target } = this
-    switch (target.kind) {
-      case 'direct': return { type: 'message', id, sender, receiver: target.receiver, message, sentAt }
-      case 'topic': return { type: 'message', id, sender, topic: target.topic, message, sentAt }
-      case 'broadcast': return { type: 'message', id, sender, broadcast: true, message, sentAt }
-    }
+  /**
+   * The whole WebSocket frame for a format, built on first use and written as it is to every socket after. A message
+   * from another node already has its JSON payload: that is framed as it is, never serialized again.
+   */
+  frame (format: FrameFormat): Buffer {
+    if (format === 'text') return (this.#textFrame ??= textFrame(this.#textLine()))
+    return (this.#jsonFrame ??= textFrame(this.#json ?? this.#jsonText()))
+  }
+
+  /**
+   * The JSON frame text. Written out rather than JSON.stringify'd from an object (a third cheaper per message): only
+   * the texts a client chose are escaped by JSON.stringify; the id (hex and dashes) and sentAt (ISO-8601) need none.
+   */
+  #jsonText (): string {
+    const { id, sender, text, sentAt, target } = this
+    const to = target.kind === 'direct'
+      ? `"receiver":${JSON.stringify(target.receiver)}`
+      : target.kind === 'topic' ? `"topic":${JSON.stringify(target.topic)}` : '"broadcast":true'
+    return `{"type":"message","id":"${id}","sender":${JSON.stringify(sender)},${to},"message":${JSON.stringify(text)},"sentAt":"${sentAt}"}`
   }
 
   #textLine (): string {

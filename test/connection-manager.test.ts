@@ -132,3 +132,25 @@ t.test('a message received from another node reuses its JSON frame: encoded once
   t.same(OutgoingMessage.fromFrame(new OutgoingMessage('a', 'b', { kind: 'broadcast' }).encode('json')).target, { kind: 'broadcast' })
   t.same(OutgoingMessage.fromFrame(new OutgoingMessage('a', 'b', { kind: 'direct', receiver: 'r' }).encode('json')).target, { kind: 'direct', receiver: 'r' })
 })
+
+t.test('frames of every header size reach a real ws client intact: 7-bit, 16-bit and 64-bit lengths', async t => {
+  const [a] = await socketPairs(t, 1) as [Pair]
+  const manager = new ConnectionManager({ maxBufferedBytes: 1 << 20 })
+  manager.add(conn(a, 'c1', 'alice', [], 'text'))
+  // The text line adds "[x]: " (5 bytes) to the message: payloads of 125, 126, 65535 and 65536 bytes, and UTF-8.
+  const texts = [120, 121, 65530, 65531].map(n => 'y'.repeat(n)).concat(['héllo 🎉'])
+  for (const text of texts) manager.send('alice', new OutgoingMessage('x', text, { kind: 'direct', receiver: 'alice' }))
+  // (A pong round trip does not order the server's frames; a malformed frame would close the client instead.)
+  while (a.frames.length < texts.length && a.client.readyState === WebSocket.OPEN) await new Promise(resolve => setTimeout(resolve, 5))
+  t.same(a.frames.map(f => f.length), [125, 126, 65535, 65536, 13])
+  t.equal(a.frames[4], '[x]: héllo 🎉')
+  const message = new OutgoingMessage('x', 'y', { kind: 'broadcast' })
+  t.equal(message.frame('json'), message.frame('json'), 'framed once, the same Buffer for every socket')
+  const frame = message.frame('json')
+  t.same([frame[0], frame[1], frame.readUInt16BE(2)], [0x81, 126, message.encode('json').length], 'FIN text frame, 16-bit length')
+  t.same(frame.subarray(4), message.encode('json'), 'then the payload')
+  for (const n of [1, 200, 70_000]) {
+    const long = new OutgoingMessage('x', 'y'.repeat(n), { kind: 'direct', receiver: 'r' })
+    t.equal(long.encode('text').toString(), `[x]: ${'y'.repeat(n)}`, `a ${n}-character payload seen through its frame`)
+  }
+})

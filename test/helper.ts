@@ -26,14 +26,10 @@ export class LogCapture extends Writable {
   }
 }
 
-/**
- * Load shedding on event-loop delay is off unless a test asks for it: on a busy shared machine a starved test
- * process can lag a second, and a 503 there would be the machine's doing, not the code's.
- */
-const testDefaults: Overrides = { shedEventLoopDelayMs: 0 }
-
 export async function build (t: Test, overrides: Overrides = {}, logs?: LogCapture): Promise<App> {
-  const app = await buildApp({ ...defaultConfig, ...testDefaults, ...overrides }, {
+  // No event-loop shedding unless a test asks for it: on a busy machine a starved test process sees a stalled
+  // event loop (under-pressure reads an empty sample as an infinite delay) and would answer unrelated POSTs 503.
+  const app = await buildApp({ ...defaultConfig, shedEventLoopDelayMs: 0, ...overrides }, {
     logger: logs === undefined ? false : { level: 'debug', stream: logs }
   })
   t.teardown(() => app.close())

@@ -20,20 +20,33 @@ async function loadSheddingPlugin (app: FastifyInstance, opts: { maxEventLoopDel
     app.decorate('shedding', () => false)
     return
   }
-  await app.register(underPressure, {
-    maxEventLoopDelay: opts.maxEventLoopDelayMs,
-    maxHeapUsedBytes: opts.maxHeapUsedBytes,
-    retryAfter: RETRY_AFTER_SECONDS,
-    // Samples four times a second, so shedding starts and stops within a quarter second.
-    sampleInterval: 250,
-    pressureHandler: async (request, reply, type, value) => {
-      if (request.method !== 'POST') return
-      reply.header('retry-after', RETRY_AFTER_SECONDS)
-      request.log.warn({ type, value }, 'load shed')
-      throw httpError(503, `overloaded (${type}): nothing was sent; retry in ${RETRY_AFTER_SECONDS} s`)
-    }
+  // @fastify/under-pressure samples the event loop and the heap. Its own onRequest hook reads request.routeOptions
+  // (a fresh object per read) on every request, GETs included, so it lives in a context of its own with no routes,
+  // where that hook never runs, and the cheaper hook below does the shedding.
+  let sampler: FastifyInstance | undefined
+  await app.register(async (own) => {
+    await own.register(underPressure, {
+      maxEventLoopDelay: opts.maxEventLoopDelayMs,
+      maxHeapUsedBytes: opts.maxHeapUsedBytes,
+      // Samples four times a second, so shedding starts and stops within a quarter second.
+      sampleInterval: 250
+    })
+    sampler = own
   })
-  app.decorate('shedding', () => app.isUnderPressure())
+  const { isUnderPressure, memoryUsage } = sampler as FastifyInstance
+  app.decorate('shedding', isUnderPressure)
+
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.method !== 'POST' || !isUnderPressure()) return done()
+    // The same order of checks as under-pressure's: the event loop first, then the heap.
+    const { eventLoopDelay, heapUsed } = memoryUsage()
+    const [type, value] = opts.maxEventLoopDelayMs > 0 && eventLoopDelay > opts.maxEventLoopDelayMs
+      ? ['eventLoopDelay', eventLoopDelay]
+      : ['heapUsedBytes', heapUsed]
+    reply.header('retry-after', RETRY_AFTER_SECONDS)
+    request.log.warn({ type, value }, 'load shed')
+    done(httpError(503, `overloaded (${type}): nothing was sent; retry in ${RETRY_AFTER_SECONDS} s`))
+  })
 }
 
 export default fp(loadSheddingPlugin, { name: 'load-shedding', fastify: '5.x' })

@@ -2,7 +2,7 @@
 // plugin only, so its per-request hooks never run on the send routes.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import websocket from '@fastify/websocket'
-import type { FastifyBaseLogger } from 'fastify'
+import type { FastifyBaseLogger, FastifyReply } from 'fastify'
 import type { WebSocket } from 'ws'
 import { Connection } from '../connection-manager.js'
 import { NO_LEASE, type Lease } from '../fanout/fanout.js'
@@ -24,6 +24,8 @@ declare module 'fastify' {
     topics: string[] | null
     /** What keeps the upgrading receiver reachable, from its preHandler on. */
     lease: Lease | null
+    /** The reply of a WebSocket upgrade, from its preHandler on: the handler lets go of it after the 101. */
+    upgradeReply: FastifyReply | null
   }
 }
 
@@ -51,16 +53,36 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       // Browsers carry the token as a second subprotocol; the one selected is always "pushwire".
       handleProtocols: (protocols: Set<string>) => protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false
     },
-    // ws already closes the socket (1009, 1002 …) before it emits 'error'; only note it.
-    errorHandler: (err, socket, request) => {
-      log.debug({ connId: request.id, err: err.message }, 'ws error')
-    },
     preClose: (done) => { closeAll().then(() => done(), done) }
   })
 
   await app.register(upgradeGuard, opts)
   app.decorateRequest('topics', null)
   app.decorateRequest('lease', null)
+  app.decorateRequest('upgradeReply', null)
+
+  // One set of socket listeners for every connection (ws calls them with the socket as `this`): per-connection
+  // closures were about half a KiB of every idle connection.
+  function onPong (this: WebSocket): void {
+    Connection.of(this).isAlive = true
+  }
+  const onMessage = guard(log, (connection: Connection) => {
+    connection.socket.send(RECEIVE_ONLY_FRAME, { binary: false })
+  })
+  // ws closes a socket that broke the protocol itself (1009 for an oversized frame) and then reports it here.
+  function onError (this: WebSocket, err: Error & { code?: string }): void {
+    const connection = Connection.of(this)
+    connection.closeCode ??= WS_ERROR_CLOSE_CODES[String(err.code)] ?? CLOSE.protocolError.code
+    log.debug({ connId: connection.id, err: err.message }, 'ws error')
+  }
+  const onClose = guard(log, (connection: Connection, peerCode: number) => {
+    // The server's own close code when it closed first: the peer's echo may never be read.
+    const code = connection.closeCode ?? peerCode
+    clearTimeout(connection.expiry)
+    connections.remove(connection)
+    app.metrics.wsClosed(code)
+    log.info({ connId: connection.id, userId: connection.userId, code }, 'ws closed')
+  })
 
   app.route({
     method: 'GET',
@@ -100,6 +122,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
         throw httpError(429, `user ${userId} already has ${opts.maxConnectionsPerUser} open connections (MAX_CONNECTIONS_PER_USER)`)
       }
       request.lease = lease
+      request.upgradeReply = reply
       // If the client vanishes before the upgrade completes, or whenever the socket finally closes.
       if (lease !== NO_LEASE) request.raw.socket.once('close', lease.release)
     },
@@ -115,24 +138,19 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       connection.release = (request.lease as Lease).release
       connections.add(connection)
       log.info({ connId: connection.id, userId: connection.userId, topics: connection.topics.length }, 'ws connected')
-      socket.on('pong', () => { connection.isAlive = true })
-      socket.on('message', guard(log, connection.id, () => {
-        socket.send(RECEIVE_ONLY_FRAME, { binary: false })
-      }))
+      // Nothing may keep the upgrade's request and reply once the 101 is out (about 2.5 KiB per idle connection):
+      // @fastify/websocket's 'error' listener closes over both (onError below logs the same), and the ServerResponse
+      // stays attached to the TCP socket.
+      socket.removeAllListeners('error')
+      ;(request.upgradeReply as FastifyReply).raw.detachSocket(request.raw.socket)
+      socket.on('pong', onPong)
+      socket.on('message', onMessage)
+      socket.on('error', onError)
+      socket.on('close', onClose)
       if (request.tokenExpiresAt !== null) {
         // Timers cap at ~24.8 days: a longer-lived token is closed then, and the client reconnects with it.
         connection.expiry = setTimeout(expire, Math.min(request.tokenExpiresAt - Date.now(), MAX_TIMER_MS), connection)
       }
-      // ws closes a socket that broke the protocol itself (1009 for an oversized frame) and then reports it here.
-      socket.on('error', (err: Error & { code?: string }) => { connection.closeCode ??= WS_ERROR_CLOSE_CODES[String(err.code)] ?? CLOSE.protocolError.code })
-      socket.on('close', guard(log, connection.id, (peerCode: number) => {
-        // The server's own close code when it closed first: the peer's echo may never be read.
-        const code = connection.closeCode ?? peerCode
-        clearTimeout(connection.expiry)
-        connections.remove(connection)
-        app.metrics.wsClosed(code)
-        log.info({ connId: connection.id, userId: connection.userId, code }, 'ws closed')
-      }))
     }
   })
 
@@ -174,15 +192,16 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
 }
 
 /**
- * Wraps a socket listener: a throw inside an event listener never reaches Fastify's error handler
- * and would crash the process, so it is caught and logged here instead.
+ * Wraps a socket listener shared by every connection (called with the socket as `this`): a throw inside an event
+ * listener never reaches Fastify's error handler and would crash the process, so it is caught and logged here instead.
  */
-export function guard<A extends unknown[]> (log: FastifyBaseLogger, connId: string, listener: (...args: A) => void) {
-  return (...args: A): void => {
+export function guard<A extends unknown[]> (log: FastifyBaseLogger, listener: (connection: Connection, ...args: A) => void) {
+  return function (this: WebSocket, ...args: A): void {
+    const connection = Connection.of(this)
     try {
-      listener(...args)
+      listener(connection, ...args)
     } catch (err) {
-      log.error({ connId, err }, 'ws listener failed')
+      log.error({ connId: connection.id, err }, 'ws listener failed')
     }
   }
 }

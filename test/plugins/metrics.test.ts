@@ -3,6 +3,8 @@ import t from 'tap'
 import parse from 'parse-prometheus-text-format'
 import { connect, listen, post, type Server } from '../helper.js'
 import { freePort } from '../redis-server.js'
+import { Registry } from 'prom-client'
+import { FastHistogram } from '../../src/plugins/metrics.js'
 
 type Families = ReturnType<typeof parse>
 
@@ -39,8 +41,9 @@ async function until (condition: () => boolean | Promise<boolean>): Promise<void
 }
 
 t.test('counters and gauges match a scripted workload exactly', async t => {
-  // A heartbeat slow enough that a busy machine never makes a live client miss its pong, which would count twice.
-  const server = await listen(t, { heartbeatIntervalMs: 1500, maxBufferedBytes: 64 * 1024, maxMessageLength: 20_000, bodyLimit: 64 * 1024 })
+  // Heartbeats far enough apart that the paused "slow" client below is closed as a slow consumer, not for its missed
+  // pongs, however long a busy machine takes to fill its socket buffers.
+  const server = await listen(t, { heartbeatIntervalMs: 2500, maxBufferedBytes: 64 * 1024, maxMessageLength: 20_000, bodyLimit: 64 * 1024 })
   const alice1 = await connect(t, server, '/ws/alice?topics=news')
   const alice2 = await connect(t, server, '/ws/alice')
   const bob = await connect(t, server, '/ws/bob?topics=news,sport')
@@ -116,4 +119,25 @@ t.test('METRICS=off: no /metrics at all', async t => {
   const server = await listen(t, { metrics: false })
   t.equal((await fetch(`${server.url}/metrics`)).status, 404)
   t.equal((await post(server, '/broadcast', { sender: 'a', message: 'b' })).status, 200)
+})
+
+t.test('FastHistogram: prom-client exposition of cumulative buckets, sum and count per label set', async t => {
+  const registry = new Registry()
+  const histogram = new FastHistogram('h_seconds', 'help text', registry)
+  const a = histogram.labelled('a', () => ({ route: '/a' }))
+  a.observe(0.0001)
+  a.observe(0.003)
+  a.observe(99)
+  t.equal(histogram.labelled('a', () => ({ route: 'not used' })), a, 'one label set per key')
+  const text = await registry.metrics()
+  t.match(text, /^# HELP h_seconds help text\n# TYPE h_seconds histogram\n/)
+  t.match(text, /^h_seconds_bucket\{route="\/a",le="0.0005"\} 1$/m)
+  t.match(text, /^h_seconds_bucket\{route="\/a",le="0.0025"\} 1$/m)
+  t.match(text, /^h_seconds_bucket\{route="\/a",le="0.005"\} 2$/m)
+  t.match(text, /^h_seconds_bucket\{route="\/a",le="2.5"\} 2$/m)
+  t.match(text, /^h_seconds_bucket\{route="\/a",le="\+Inf"\} 3$/m)
+  t.match(text, /^h_seconds_sum\{route="\/a"\} 99.0031$/m)
+  t.match(text, /^h_seconds_count\{route="\/a"\} 3$/m)
+  registry.resetMetrics()
+  t.equal(await registry.metrics(), '# HELP h_seconds help text\n# TYPE h_seconds histogram\n')
 })

@@ -4,6 +4,7 @@ import t from 'tap'
 import WebSocket from 'ws'
 import { guard } from '../../src/routes/ws.js'
 import { MAX_CLIENT_FRAGMENTS } from '../../src/schemas/ws.js'
+import type { Connection } from '../../src/connection-manager.js'
 import { connect, listen, LogCapture, post, refusedUpgrade } from '../helper.js'
 
 t.test('a POST after open is pushed as one JSON frame with every field', async t => {
@@ -189,9 +190,11 @@ async function waitUntil (condition: () => boolean): Promise<true> {
 t.test('a throwing socket listener is caught and logged instead of crashing the process', async t => {
   const logs = new LogCapture()
   const server = await listen(t, {}, logs)
-  const listener = guard(server.app.log, 'c1', (n: number) => { throw new Error(`boom ${n}`) })
-  t.doesNotThrow(() => listener(7))
-  t.match(logs.find('ws listener failed'), { connId: 'c1', err: { message: 'boom 7' } })
+  await connect(t, server, '/ws/alice', { headers: { 'x-request-id': 'c1' } })
+  const [connection] = [...server.app.connections.connections()] as [Connection]
+  const listener = guard(server.app.log, (c: Connection, n: number) => { throw new Error(`boom ${n} for ${c.userId}`) })
+  t.doesNotThrow(() => listener.call(connection.socket, 7))
+  t.match(logs.find('ws listener failed'), { connId: 'c1', err: { message: 'boom 7 for alice' } })
 })
 
 t.test('protocol violations close with their own codes, and the log says which', async t => {
