@@ -354,9 +354,11 @@ function summarize (rounds, key) {
 async function main () {
   const results = { date: new Date().toISOString(), machine: { cores: cpus().length, cpu: cpus()[0].model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, quick, throughput: {}, batch: [], rate: {}, memory: {}, fanout: {}, cluster: { throughput: [] } }
   const names = ['ceiling', 'pushwire', 'pushwire-nometrics', 'straightforward', 'socketio', 'seed']
-  // Interleaved: A B C D … A B C D …, so drift on the shared machine spreads over every target alike.
+  // Interleaved: A B C D … A B C D …, so drift on the shared machine spreads over every target alike; each round
+  // starts one target later (B C D … A), because the slot right after the ceiling measured far lower than the same
+  // build elsewhere in the round (pushwire 2,273 req/s there against 8,514 in a targeted run minutes later).
   for (let round = 0; round < ROUNDS; round++) {
-    for (const name of names) {
+    for (const name of [...names.slice(round % names.length), ...names.slice(0, round % names.length)]) {
       log(`throughput round ${round + 1}/${ROUNDS}: ${name}`)
       ;(results.throughput[name] ??= []).push(await throughputRound(name))
     }
@@ -409,7 +411,7 @@ Measured by \`npm run bench\` on ${r.date.slice(0, 10)}: ${r.machine.cores} core
 Everything runs on this one machine over loopback: the server under test, autocannon (in the harness process) and
 the receiver processes (real \`ws\` or \`socket.io-client\` sockets spread over 127.0.0.x source addresses) share
 its ${r.machine.cores} cores, so absolute figures are low and noisy; the ratios within a run are what to compare.
-Targets are interleaved round by round (${ROUNDS} rounds${r.quick ? ', quick mode' : ''}); figures are medians with
+Targets are interleaved round by round, each round starting one target later (${ROUNDS} rounds${r.quick ? ', quick mode' : ''}); figures are medians with
 the spread over rounds in brackets. Raw numbers: [bench/results.json](bench/results.json).
 
 Peers (in [bench/peers/](bench/peers/)): **ceiling**, a bare Fastify app that validates the same body and answers the
