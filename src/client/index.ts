@@ -31,6 +31,8 @@ export interface ConnectOptions<F extends 'json' | 'text' = 'json' | 'text'> {
   maxDelayMs?: number
   /** A connection open this long counts as healthy and resets the backoff (default 5 s). */
   stableAfterMs?: number
+  /** How long the GET that asks why an upgrade failed may take before the client just retries (default 5 s). */
+  probeTimeoutMs?: number
   /** How many message ids are remembered to drop repeats (default 1000). */
   dedupeWindow?: number
   /** A WebSocket implementation; by default the global one, else the ws package. */
@@ -218,7 +220,9 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
   async #probe (): Promise<{ status: number, message: string } | null> {
     const headers: Record<string, string> = this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }
     try {
-      const res = await fetch(this.url.replace(/^ws/, 'http'), { headers })
+      // A server that accepts the GET but never answers must not stall reconnecting for good.
+      const signal = AbortSignal.timeout(this.#options.probeTimeoutMs ?? 5000)
+      const res = await fetch(this.url.replace(/^ws/, 'http'), { headers, signal })
       // pushwire's error body says what was wrong; anything else (a proxy's page) is not shown.
       const body = await res.json().catch(() => null) as { message?: unknown } | null
       return { status: res.status, message: typeof body?.message === 'string' ? body.message : '' }

@@ -185,3 +185,16 @@ t.test('refused upgrades behind something that is not pushwire: the status decid
   t.same(events.log.filter(([name]) => name === 'reconnecting').map(([, e]) => (e as { code: number }).code), [1006, 1006], '503 and 502 are retried')
   t.same([error.fatal, error.message], [true, 'upgrade refused with HTTP 404 (no such route): not reconnecting'])
 })
+
+t.test('a server that never answers the GET after a refused upgrade does not stall the client', async t => {
+  const hung = new Set<import('node:http').ServerResponse>()
+  const server = createServer((_request, response) => { hung.add(response) })
+  server.on('upgrade', (_request, socket) => socket.destroy())
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const { client, events } = start(t, `http://127.0.0.1:${(server.address() as { port: number }).port}`, { probeTimeoutMs: 100 })
+  t.equal((await events.nth('reconnecting', 2)).code, 1006, 'retried after each unanswered GET')
+  t.equal(hung.size, 2, 'two GETs asked, neither answered')
+  t.equal(client.state, 'reconnecting')
+})
