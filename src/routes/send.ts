@@ -48,9 +48,9 @@ const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number, batchBod
       response: { ...responses, 200: SendBatchResultSchema }
     }
   }, async (request, reply) => {
-    const outgoing = request.body.messages.map(({ sender, receiver, message }) => new OutgoingMessage(sender, message, { kind: 'direct', receiver }))
-    const written = await fanout.sendMany(outgoing.map(message => [(message.target as { receiver: string }).receiver, message]))
-    return { results: outgoing.map((message, i) => answer(request, reply, message, written[i] as number)) }
+    const items = request.body.messages.map(({ sender, receiver, message }) => [receiver, new OutgoingMessage(sender, message, { kind: 'direct', receiver })] as const)
+    const written = await fanout.sendMany(items)
+    return { results: items.map(([, message], i) => answer(request, reply, message, written[i] as number)) }
   })
 
   app.post('/publish', {
