@@ -86,8 +86,9 @@ t.test('token expiry: 4001, getToken, and the stream goes on', async t => {
   const server = await listen(t, secure)
   const tokens = new ReceiverTokens(SECRET)
   const issued: string[] = []
+  // exp is whole seconds: a 2 s token lives 1-2 s, never so little that the first upgrade already sees it expired.
   const getToken = async () => {
-    const { token } = await tokens.mint('alice', undefined, issued.length === 0 ? 1 : 60)
+    const { token } = await tokens.mint('alice', undefined, issued.length === 0 ? 2 : 60)
     issued.push(token)
     return token
   }
