@@ -141,6 +141,7 @@ async function startReceivers (target, total, { processes = Math.max(1, Math.cei
     child.send({ cmd })
   })))
   return {
+    pids: children.map(child => child.pid),
     async report () {
       const reports = await ask('report', 'report')
       const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 })
@@ -232,9 +233,11 @@ async function throughputRound (name, { path, batch = 0, duration = DURATION } =
     await new Promise(resolve => setTimeout(resolve, 300))
     await receivers?.reset()
     const cpu0 = cpuSplit(target.pids)
+    const receiverCpu0 = receivers === null ? null : cpuSplit(receivers.pids)
     const result = await load(target, { path, duration, batch })
     await new Promise(resolve => setTimeout(resolve, 500))
     const cpu1 = cpuSplit(target.pids)
+    const receiverCpu1 = receivers === null ? null : cpuSplit(receivers.pids)
     const cpu = cpu1.user + cpu1.sys - cpu0.user - cpu0.sys
     const report = await receivers?.report()
     await receivers?.close()
@@ -255,7 +258,9 @@ async function throughputRound (name, { path, batch = 0, duration = DURATION } =
       cpuMicrosPerMessage: cpu * 1e6 / delivered,
       sysMicrosPerMessage: (cpu1.sys - cpu0.sys) * 1e6 / delivered,
       serverCpu: cpu / duration,
-      loadgenCpu: result.loadgenCpu
+      loadgenCpu: result.loadgenCpu,
+      // The receiver processes share the two cores too: what they use is taken from the server under test.
+      receiverCpu: receivers === null ? NaN : (receiverCpu1.user + receiverCpu1.sys - receiverCpu0.user - receiverCpu0.sys) / duration
     }
   } finally {
     await stopTarget(target)
@@ -445,6 +450,7 @@ async function main () {
 }
 
 const f = (x, digits = 0) => Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '—'
+const cores = x => Number.isFinite(x) ? `${f(x * 100)} %` : '—'
 const spread = (s, digits = 0) => `${f(s.median, digits)} (${f(s.min, digits)}–${f(s.max, digits)})`
 
 function report (r) {
@@ -453,7 +459,7 @@ function report (r) {
   const ratio = name => median(t[name].map((x, i) => x.reqPerSec / ceiling[i]))
   const rows = ['pushwire', 'pushwire-nometrics', 'straightforward', 'socketio', 'seed'].map(name => {
     const s = key => summarize(t[name], key)
-    return `| ${name} | ${spread(s('reqPerSec'))} | ${f(ratio(name), 2)} × | ${spread(s('framesPerSec'))} | ${f(median(t[name].map(x => x.lost)))} | ${f(s('p50').median, 2)} / ${f(s('p99').median, 2)} / ${f(s('p999').median, 2)} | ${f(s('cpuMicrosPerMessage').median, 1)} | ${f(s('loadgenCpu').median * 100)} % |`
+    return `| ${name} | ${spread(s('reqPerSec'))} | ${f(ratio(name), 2)} × | ${spread(s('framesPerSec'))} | ${f(median(t[name].map(x => x.lost)))} | ${f(s('p50').median, 2)} / ${f(s('p99').median, 2)} / ${f(s('p999').median, 2)} | ${f(s('cpuMicrosPerMessage').median, 1)} | ${cores(s('loadgenCpu').median)} | ${cores(s('receiverCpu').median)} |`
   })
   const metricsCost = 1 - median(t.pushwire.map((x, i) => x.reqPerSec / t['pushwire-nometrics'][i].reqPerSec))
   const single = summarize(t.pushwire, 'framesPerSec').median
@@ -480,13 +486,15 @@ project started from, on uvicorn with uvloop and httptools.
 
 \`npm run bench\` — workload \`throughputRound\`.
 
-| target | requests/s | vs ceiling | frames/s | lost | latency p50 / p99 / p99.9 (ms) | server CPU per message (µs) | load generator CPU |
-|---|---|---|---|---|---|---|---|
-| ceiling | ${spread(summarize(t.ceiling, 'reqPerSec'))} | 1.00 × | — | — | — | ${f(summarize(t.ceiling, 'cpuMicrosPerMessage').median, 1)} | ${f(summarize(t.ceiling, 'loadgenCpu').median * 100)} % |
+| target | requests/s | vs ceiling | frames/s | lost | latency p50 / p99 / p99.9 (ms) | server CPU per message (µs) | load generator CPU | receivers' CPU |
+|---|---|---|---|---|---|---|---|---|
+| ceiling | ${spread(summarize(t.ceiling, 'reqPerSec'))} | 1.00 × | — | — | — | ${f(summarize(t.ceiling, 'cpuMicrosPerMessage').median, 1)} | ${f(summarize(t.ceiling, 'loadgenCpu').median * 100)} % | — |
 ${rows.join('\n')}
 
 Latency is end to end: from the moment the load generator built the request to the moment a receiver got the frame.
-"lost" is \`sent\` answers minus frames counted by the receivers.
+"lost" is \`sent\` answers minus frames counted by the receivers. CPU columns are in cores (100 % is one of the
+${r.machine.cores}). The two cores are the whole budget: the ceiling's run spends it on the server and autocannon, every
+other run also on the receiver processes, which wake for nearly every frame at this rate.
 
 ## 2. Latency at a fixed rate (2,000 messages/s, evenly spaced, for ${RATE_DURATION} s, 1,000 receivers)
 
@@ -523,10 +531,10 @@ ${churnSection(r)}
 ${clusterSection(r, clusterRatio)}
 ## Batch path: \`POST /send-batch\` (100 messages per request, 1,000 receivers)
 
-| | frames/s | vs single sends |
-|---|---|---|
-| single \`/send-message\` | ${f(single)} | 1.00 × |
-| \`/send-batch\` of 100 | ${spread(batch)} | ${f(batch.median / single, 1)} × |
+| | frames/s | vs single sends | server CPU per frame (µs) | server / load generator / receivers' CPU |
+|---|---|---|---|---|
+| single \`/send-message\` | ${f(single)} | 1.00 × | ${f(summarize(t.pushwire, 'cpuMicrosPerMessage').median, 1)} | ${['serverCpu', 'loadgenCpu', 'receiverCpu'].map(k => cores(summarize(t.pushwire, k).median)).join(' / ')} |
+| \`/send-batch\` of 100 | ${spread(batch)} | ${f(batch.median / single, 1)} × | ${f(summarize(r.batch, 'cpuMicrosPerMessage').median, 1)} | ${['serverCpu', 'loadgenCpu', 'receiverCpu'].map(k => cores(summarize(r.batch, k).median)).join(' / ')} |
 
 ## Against the targets of the performance issue
 
