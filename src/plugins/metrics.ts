@@ -43,6 +43,12 @@ class Buckets {
 
   constructor (readonly labels: Record<string, string>) {}
 
+  reset (): void {
+    this.counts.fill(0)
+    this.sum = 0
+    this.count = 0
+  }
+
   observe (seconds: number): void {
     let i = 0
     while (i < SECONDS_BUCKETS.length && seconds > (SECONDS_BUCKETS[i] as number)) i++
@@ -88,8 +94,9 @@ export class FastHistogram {
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator }
   }
 
+  /** Zeroes every label set in place: the send path holds its label sets, so they must stay the ones exported. */
   reset (): void {
-    this.#sets.clear()
+    for (const set of this.#sets.values()) set.reset()
   }
 }
 
@@ -118,9 +125,11 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
   mirrored('pushwire_heartbeat_terminations_total', 'Connections terminated for missing a heartbeat', () => heartbeatTerminations)
   mirrored('pushwire_slow_consumer_closes_total', 'Connections closed with 1013 for falling behind', () => slowConsumerCloses)
 
-  // Messages by kind and status: plain numbers on the send path, copied into the counter at scrape time.
-  const counts: Record<string, number> = {}
-  for (const kind of ['direct', 'topic', 'broadcast']) for (const status of ['sent', 'offline']) counts[`${kind} ${status}`] = 0
+  // Messages by kind and status: plain numbers on the send path (no label string built per message), copied into
+  // the counter at scrape time.
+  const counts: Record<MessageKind, Record<'sent' | 'offline', number>> = {
+    direct: { sent: 0, offline: 0 }, topic: { sent: 0, offline: 0 }, broadcast: { sent: 0, offline: 0 }
+  }
   new Counter({ // eslint-disable-line no-new
     name: 'pushwire_messages_total',
     help: 'Messages accepted by the send routes',
@@ -128,9 +137,8 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
     registers: [registry],
     collect () {
       this.reset()
-      for (const [key, n] of Object.entries(counts)) {
-        const [kind, status] = key.split(' ') as [string, string]
-        this.inc({ kind, status }, n)
+      for (const [kind, byStatus] of Object.entries(counts)) {
+        for (const [status, n] of Object.entries(byStatus)) this.inc({ kind, status }, n)
       }
     }
   })
@@ -146,7 +154,7 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
 
   app.decorate<Metrics>('metrics', {
     message: (kind, status, seconds) => {
-      (counts[`${kind} ${status}`] as number)++
+      counts[kind][status]++
       sendDuration.observe(seconds)
     },
     wsClosed: code => closes.inc({ code: String(code) }),
@@ -156,13 +164,20 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
   })
 
   // Each route gets its own onResponse hook that knows its url, so no request reads request.routeOptions (a fresh
-  // object per read). 404s have no route, so clients cannot mint label values.
+  // object per read), and keeps its label sets by method and status code, so no request builds a label string.
+  // 404s have no route, so clients cannot mint label values.
   app.addHook('onRoute', (route) => {
     const { url } = route
+    const byMethod = new Map<string, Map<number, Buckets>>()
+    const labelSet = (method: string, status: number): Buckets => {
+      let byStatus = byMethod.get(method)
+      if (byStatus === undefined) byMethod.set(method, (byStatus = new Map()))
+      let set = byStatus.get(status)
+      if (set === undefined) byStatus.set(status, (set = httpDuration.labelled(`${method} ${url} ${status}`, () => ({ method, route: url, status_code: String(status) }))))
+      return set
+    }
     const observe: onResponseHookHandler = (request, reply, done) => {
-      const { method } = request
-      const status = reply.statusCode
-      httpDuration.labelled(`${method} ${url} ${status}`, () => ({ method, route: url, status_code: String(status) })).observe(reply.elapsedTime / 1000)
+      labelSet(request.method, reply.statusCode).observe(reply.elapsedTime / 1000)
       done()
     }
     route.onResponse = [route.onResponse ?? [], observe].flat()

@@ -138,6 +138,15 @@ t.test('FastHistogram: prom-client exposition of cumulative buckets, sum and cou
   t.match(text, /^h_seconds_bucket\{route="\/a",le="\+Inf"\} 3$/m)
   t.match(text, /^h_seconds_sum\{route="\/a"\} 99.0031$/m)
   t.match(text, /^h_seconds_count\{route="\/a"\} 3$/m)
+  // A reset zeroes every label set in place: the send path holds on to its label sets, and an observation made
+  // through one after a reset must still count (clearing the sets used to leave those references writing nowhere).
   registry.resetMetrics()
-  t.equal(await registry.metrics(), '# HELP h_seconds help text\n# TYPE h_seconds histogram\n')
+  const zeroed = await registry.metrics()
+  t.match(zeroed, /^h_seconds_bucket\{route="\/a",le="\+Inf"\} 0$/m)
+  t.match(zeroed, /^h_seconds_sum\{route="\/a"\} 0$/m)
+  t.match(zeroed, /^h_seconds_count\{route="\/a"\} 0$/m)
+  a.observe(0.002)
+  const after = await registry.metrics()
+  t.match(after, /^h_seconds_bucket\{route="\/a",le="0.0025"\} 1$/m)
+  t.match(after, /^h_seconds_count\{route="\/a"\} 1$/m)
 })
