@@ -19,6 +19,7 @@ import tokenRoutes from './routes/tokens.js'
 import wsRoutes from './routes/ws.js'
 import { formatValidationError } from './validation.js'
 import { requestId } from './request-id.js'
+import { lazyChildLogger } from './request-logger.js'
 
 export interface BuildOptions {
   /** Passed to Fastify: false (default) for silence, or pino options. */
@@ -36,6 +37,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     schemaErrorFormatter: formatValidationError,
     requestIdHeader: false,
     genReqId: requestId,
+    // Without a logger Fastify hands every request the same silent logger and makes no children at all.
+    ...(options.logger === undefined || options.logger === false ? {} : { childLoggerFactory: lazyChildLogger }),
     ajv: {
       // A typo such as "reciever" or a number where text belongs is a 400, never silently dropped or coerced.
       customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true }
