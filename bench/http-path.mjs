@@ -1,7 +1,7 @@
-// CPU per request of pushwire's HTTP path against the ceiling app, with the server and a minimal raw-socket client
+// CPU per request of pushwire's HTTP path against the ceiling app and the straightforward peer, with the server and a minimal raw-socket client
 // in ONE process, so that scheduling between processes does not enter. The receiver is offline unless RECEIVERS=1
 // (then 1,000 ws receivers in two processes, users u0…u999), so by default no frame is written.
-// Usage: npm run build && node bench/http-path.mjs [ceiling,pushwire,pushwire-nometrics] [ROUNDS=5] [RECEIVER=nobody]
+// Usage: npm run build && node bench/http-path.mjs [ceiling,straightforward,pushwire,pushwire-nometrics] [ROUNDS=5] [RECEIVER=nobody]
 //   BATCH=100 node bench/http-path.mjs pushwire 3 u    POST /send-batch of 100 (receivers u0…u99) instead
 import { spawn } from 'node:child_process'
 import net from 'node:net'
@@ -10,6 +10,7 @@ import pino from 'pino'
 import { buildApp } from '../dist/src/app.js'
 import { defaultConfig } from '../dist/src/config.js'
 import { result, sendMessageBody, strictAjv } from './peers/schema.mjs'
+import { buildStraightforward } from './peers/straightforward.mjs'
 
 const logger = { level: 'warn', stream: pino.destination('/dev/null') }
 const variants = {
@@ -18,6 +19,7 @@ const variants = {
     app.post('/send-message', { schema: { body: sendMessageBody, response: { 200: result } } }, async () => ({ status: 'sent', id: crypto.randomUUID() }))
     return app
   },
+  straightforward: buildStraightforward,
   pushwire: async () => buildApp({ ...defaultConfig }, { logger }),
   'pushwire-nometrics': async () => buildApp({ ...defaultConfig, metrics: false }, { logger })
 }
