@@ -1,9 +1,9 @@
 // How long a heartbeat sweep holds the event loop: pushwire in this process with 10,000 idle receivers (two
 // receiver processes) and a 2 s heartbeat; prints the worst event-loop delay in each 500 ms window for 6 s.
 // Usage: npm run build && node bench/heartbeat-stall.mjs [CONNECTIONS] [DIR]   (DIR: a checkout with a build, to compare)
-import { spawn } from 'node:child_process'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { resolve } from 'node:path'
+import { startReceivers } from './receiver-pool.mjs'
 
 const connections = Number(process.argv[2] ?? 10_000)
 const dir = resolve(process.argv[3] ?? '.')
@@ -12,11 +12,7 @@ const { defaultConfig } = await import(`${dir}/dist/src/config.js`)
 const app = await buildApp({ ...defaultConfig, heartbeatIntervalMs: 2000, maxConnectionsPerUser: connections })
 await app.listen({ port: 0, host: '127.0.0.1' })
 const url = `ws://127.0.0.1:${app.server.address().port}`
-const receivers = await Promise.all([0, 1].map(p => new Promise((resolve, reject) => {
-  const config = { url, kind: 'ws', count: connections / 2, prefix: 'u', offset: p * connections / 2, sourceBase: 2 + p * 50 }
-  const child = spawn(process.execPath, ['bench/receivers.mjs', JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  child.on('message', m => { if (m.type === 'ready') resolve(child); else reject(new Error(m.message)) })
-})))
+const receivers = await startReceivers(url, 'ws', connections, { processes: 2 })
 const delay = monitorEventLoopDelay({ resolution: 1 })
 delay.enable()
 const worst = []
@@ -26,5 +22,5 @@ for (let i = 0; i < 12; i++) {
   worst.push((delay.max / 1e6).toFixed(1))
 }
 console.log(`${app.connections.connectionCount} connections; worst event-loop delay per 500 ms window (ms): ${worst.join(' ')}`)
-for (const child of receivers) child.kill()
+await receivers.close()
 await app.close()

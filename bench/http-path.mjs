@@ -3,7 +3,6 @@
 // (then 1,000 ws receivers in two processes, users u0…u999), so by default no frame is written.
 // Usage: npm run build && node bench/http-path.mjs [ceiling,straightforward,pushwire,pushwire-nometrics] [ROUNDS=5] [RECEIVER=nobody]
 //   BATCH=100 node bench/http-path.mjs pushwire 3 u    POST /send-batch of 100 (receivers u0…u99) instead
-import { spawn } from 'node:child_process'
 import net from 'node:net'
 import Fastify from 'fastify'
 import pino from 'pino'
@@ -11,6 +10,7 @@ import { buildApp } from '../dist/src/app.js'
 import { defaultConfig } from '../dist/src/config.js'
 import { result, sendMessageBody, strictAjv } from './peers/schema.mjs'
 import { buildStraightforward } from './peers/straightforward.mjs'
+import { startReceivers } from './receiver-pool.mjs'
 
 const logger = { level: 'warn', stream: pino.destination('/dev/null') }
 const variants = {
@@ -52,14 +52,6 @@ async function drive (port, n) {
   })
 }
 
-async function startReceivers (port) {
-  return await Promise.all([0, 1].map(p => new Promise((resolve, reject) => {
-    const config = { url: `ws://127.0.0.1:${port}`, kind: 'ws', count: 500, prefix: 'u', offset: p * 500, sourceBase: 2 + p * 50 }
-    const child = spawn(process.execPath, ['bench/receivers.mjs', JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    child.on('message', m => { if (m.type === 'ready') resolve(child); else reject(new Error(m.message)) })
-  })))
-}
-
 const out = {}
 const count = batch > 0 ? 1500 : 60_000
 for (let round = 0; round < rounds; round++) {
@@ -67,13 +59,13 @@ for (let round = 0; round < rounds; round++) {
     const app = await variants[name]()
     await app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = app.server.address()
-    const receivers = process.env.RECEIVERS ? await startReceivers(port) : []
+    const receivers = process.env.RECEIVERS ? await startReceivers(`ws://127.0.0.1:${port}`, 'ws', 1000, { processes: 2 }) : null
     await drive(port, count / 3) // warm-up
     const cpu0 = process.cpuUsage()
     await drive(port, count)
     const cpu = process.cpuUsage(cpu0)
     ;(out[name] ??= []).push((cpu.user + cpu.system) / count)
-    for (const child of receivers) child.kill()
+    await receivers?.close()
     await app.close()
   }
 }

@@ -14,7 +14,7 @@ import { createConnection, createServer } from 'node:net'
 import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import hdr from 'hdr-histogram-js'
+import { startReceivers } from './receiver-pool.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const quick = process.argv.includes('--quick')
@@ -120,37 +120,10 @@ function cpuSplit (pids) {
 }
 const rssBytes = pid => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024
 
-/** Receiver processes holding `total` connections of users prefix0…, spread over source addresses. */
-async function startReceivers (target, total, { processes = Math.max(1, Math.ceil(total / 5000)), topics } = {}) {
-  const per = Math.ceil(total / processes)
-  const children = []
-  for (let p = 0; p < processes; p++) {
-    const count = Math.min(per, total - p * per)
-    const url = target.receiveUrl ?? target.url
-    const config = { url: target.kind === 'socketio' ? url : url.replace('http', 'ws'), kind: target.kind, count, prefix: 'u', offset: p * per, topics, sourceBase: 2 + p * 50 }
-    const child = spawn(process.execPath, ['bench/receivers.mjs', JSON.stringify(config)], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    children.push(child)
-  }
-  await Promise.all(children.map(child => new Promise((resolve, reject) => {
-    child.on('message', m => { if (m.type === 'ready') resolve(); else if (m.type === 'error') reject(new Error(m.message)) })
-    child.on('exit', code => reject(new Error(`receiver exited ${code}`)))
-  })))
-  const ask = (cmd, reply) => Promise.all(children.map(child => new Promise(resolve => {
-    const onMessage = m => { if (m.type === reply) { child.off('message', onMessage); resolve(m) } }
-    child.on('message', onMessage)
-    child.send({ cmd })
-  })))
-  return {
-    pids: children.map(child => child.pid),
-    async report () {
-      const reports = await ask('report', 'report')
-      const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 })
-      for (const r of reports) histogram.add(hdr.decodeFromCompressedBase64(r.histogram))
-      return { frames: reports.reduce((n, r) => n + r.frames, 0), lastAt: Math.max(...reports.map(r => r.lastAt)), histogram }
-    },
-    reset: () => ask('reset', 'reset'),
-    async close () { for (const child of children) { child.removeAllListeners('exit'); child.send({ cmd: 'close' }) } await Promise.all(children.map(c => once(c, 'exit'))) }
-  }
+/** The target's receivers (see receiver-pool.mjs), on node B for the cluster. */
+async function startTargetReceivers (target, total, options) {
+  const url = target.receiveUrl ?? target.url
+  return await startReceivers(target.kind === 'socketio' ? url : url.replace('http', 'ws'), target.kind, total, options)
 }
 
 /** Runs autocannon against a send route, with the send time in each message, and counts "sent" answers. */
@@ -229,7 +202,7 @@ const pct = (h, p) => h.totalCount === 0 ? NaN : h.getValueAtPercentile(p) / 100
 async function throughputRound (name, { path, batch = 0, duration = DURATION } = {}) {
   const target = await startTarget(name)
   try {
-    const receivers = target.kind === null ? null : await startReceivers(target, 1000, { processes: 2 })
+    const receivers = target.kind === null ? null : await startTargetReceivers(target, 1000, { processes: 2 })
     await new Promise(resolve => setTimeout(resolve, 300))
     await receivers?.reset()
     const cpu0 = cpuSplit(target.pids)
@@ -270,7 +243,7 @@ async function throughputRound (name, { path, batch = 0, duration = DURATION } =
 async function rateRound (name) {
   const target = await startTarget(name)
   try {
-    const receivers = await startReceivers(target, 1000, { processes: 2 })
+    const receivers = await startTargetReceivers(target, 1000, { processes: 2 })
     // Two seconds at the same rate first: the first requests of a cold process wait on the JIT, in every target.
     await paced(target, { rate: 2000, duration: 2 })
     await new Promise(resolve => setTimeout(resolve, 200))
@@ -296,7 +269,7 @@ async function idleMemory (name) {
     }
     const rss0 = rssBytes(target.child.pid)
     const heap0 = await heap()
-    const receivers = await startReceivers(target, 15_000, { processes: 3 })
+    const receivers = await startTargetReceivers(target, 15_000, { processes: 3 })
     await new Promise(resolve => setTimeout(resolve, 2000))
     const result = { rssPerConn: (rssBytes(target.child.pid) - rss0) / 15_000, heapPerConn: (await heap() - heap0) / 15_000 }
     await receivers.close()
@@ -313,7 +286,7 @@ async function idleMemory (name) {
 async function churn (name) {
   const target = await startTarget(name, { NODE_OPTIONS: '--import ./bench/gc-on-signal.mjs' })
   try {
-    const receivers = await startReceivers(target, 1000, { processes: 1 })
+    const receivers = await startTargetReceivers(target, 1000, { processes: 1 })
     const stats = async () => await (await fetch(`${target.url}/stats`)).json()
     const heap = async () => {
       target.child.kill('SIGWINCH')
@@ -374,7 +347,7 @@ async function runChurners (target, duration) {
 async function fanout (name, path) {
   const target = await startTarget(name)
   try {
-    const receivers = await startReceivers(target, 10_000, { processes: 4, topics: 'all' })
+    const receivers = await startTargetReceivers(target, 10_000, { processes: 4, topics: 'all' })
     await new Promise(resolve => setTimeout(resolve, 1000))
     const times = []
     const cpu0 = cpuSplit(target.pids)
