@@ -1,7 +1,9 @@
 import { test } from 'tap'
 import { pino } from 'pino'
 import type { FastifyBaseLogger } from 'fastify'
-import { LogCapture, build } from './helper.js'
+import { LogCapture, connect, post } from './helper.js'
+import { buildApp } from '../src/app.js'
+import { defaultConfig } from '../src/config.js'
 import { LazyChildLogger } from '../src/request-logger.js'
 
 /** A real pino logger writing into a capture, with its child() calls counted. */
@@ -51,10 +53,22 @@ test('child() of the lazy logger keeps both sets of bindings, and child options 
   t.same(logs.lines.map(line => [line.reqId, line.connId, line.msg]), [['r-3', 'c-1', 'from the grandchild']])
 })
 
-test('a request that logs still names its request id (the app uses the lazy child loggers)', async t => {
+test('in the app, a delivered send makes no child logger; an offline one makes one to log the skip, with its reqId', async t => {
   const logs = new LogCapture()
-  const app = await build(t, {}, logs)
-  const res = await app.inject({ method: 'POST', url: '/send-message', headers: { 'x-request-id': 'trace-me-1' }, payload: { sender: 'a', receiver: 'nobody', message: 'hi' } })
-  t.equal(res.json().status, 'offline')
-  t.match(logs.find('offline, message dropped'), { reqId: 'trace-me-1', receiver: 'nobody', sender: 'a' })
+  let children = 0
+  // pino's onChild hook sees every child logger made from the app's logger.
+  const app = await buildApp({ ...defaultConfig, shedEventLoopDelayMs: 0 }, { logger: { level: 'info', stream: logs, onChild: () => { children++ } } })
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const server = { app, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}` }
+  const alice = await connect(t, server, '/ws/alice')
+  const before = children
+  t.equal((await post(server, '/send-message', { sender: 'b', receiver: 'alice', message: 'hi' })).body.status, 'sent')
+  await alice.waitFor(1)
+  t.equal(children, before, 'no child logger for a send that logs nothing')
+  const offline = await post(server, '/send-message', { sender: 'b', receiver: 'nobody', message: 'hi' }, { 'x-request-id': 'trace-me-1' })
+  t.equal(offline.body.status, 'offline')
+  t.equal(children, before + 1)
+  t.match(logs.find('offline, message dropped'), { reqId: 'trace-me-1', receiver: 'nobody', sender: 'b' })
 })
