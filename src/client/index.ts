@@ -127,6 +127,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
         this.#needsToken = false
       }
     } catch (err) {
+      if (this.#stopped) return // close() was called while getToken was pending
       this.emit('error', new PushwireError(`getToken failed: ${(err as Error).message}`, false))
       this.#needsToken = true
       this.#retry(1006)
@@ -183,8 +184,10 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
 
   async #closed (code: number, reason: string, opened: boolean): Promise<void> {
     this.#socket = null
+    // Only close() stops a client with a socket still open: it reports its own 1000, also when it cut an upgrade
+    // short (the socket then closes with 1006).
     if (this.#stopped) {
-      this.#finish(code, reason)
+      this.#finish(1000, 'client closed')
       return
     }
     let action: Action

@@ -157,6 +157,24 @@ t.test('close(): while open, while waiting to reconnect, before the first attemp
   await duringGetToken.events.nth('close', 1)
   t.equal(duringGetToken.client.state, 'closed', 'no socket is opened once close() was called')
 
+  // getToken fails only after close(): the failure must not bring the client back.
+  let rejectToken: (err: Error) => void = () => {}
+  const failingAfterClose = start(t, server, { getToken: async () => await new Promise<string>((_resolve, reject) => { rejectToken = reject }) })
+  await new Promise(resolve => setImmediate(resolve))
+  failingAfterClose.client.close()
+  rejectToken(new Error('token service down'))
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.same(failingAfterClose.events.names(), ['close'], 'no error and no reconnect after close()')
+  t.equal(failingAfterClose.client.state, 'closed')
+
+  // close() while the socket is still connecting: the documented 1000, not the 1006 of an upgrade cut short.
+  // (Given a WebSocket class, the client opens its socket in the microtask after connect().)
+  const connecting = start(t, server, { WebSocket: WebSocket as unknown as ConnectOptions['WebSocket'] })
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(connecting.client.state, 'connecting')
+  connecting.client.close()
+  t.same(await connecting.events.nth('close', 1), { code: 1000, reason: 'client closed', willReconnect: false })
+
   const early = start(t, server)
   early.client.close()
   t.same(early.events.names(), ['close'])
