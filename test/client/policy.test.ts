@@ -50,6 +50,10 @@ t.test('recent ids: repeats are refused while remembered, the oldest is forgotte
   t.equal(ids.add('a'), true, 'a was forgotten')
   t.equal(ids.add('c'), false, 'c is still remembered')
   t.equal(ids.add('b'), true, 'b went before c')
+
+  // A window of 0 turns dedupe off and remembers nothing (it used to keep every id: 1 % 0 is NaN).
+  const off = new RecentIds(0)
+  t.same(['a', 'a', 'a'].map(id => off.add(id)), [true, true, true])
 })
 
 t.test('emitter: on returns the remover, off removes, an event nobody listens to is fine', async t => {
