@@ -1,9 +1,12 @@
 // Shapes shared by every route: ids, topic names, message text and the one error body.
 import { Type, type SchemaOptions } from '@sinclair/typebox'
 
-/** One character of a user id, and of a topic name (regex character classes). */
-export const USER_ID_CHAR = '[A-Za-z0-9_.@:-]'
-export const TOPIC_CHAR = '[A-Za-z0-9_.:-]'
+/**
+ * One character of a user id, and of a topic name (regex character classes). The dash is escaped: browsers compile
+ * the HTML pattern attribute with the v flag, where a bare trailing dash is a syntax error and the check is dropped.
+ */
+export const USER_ID_CHAR = '[A-Za-z0-9_.@:\\-]'
+export const TOPIC_CHAR = '[A-Za-z0-9_.:\\-]'
 export const USER_ID_PATTERN = `^${USER_ID_CHAR}+$`
 export const TOPIC_PATTERN = `^${TOPIC_CHAR}+$`
 export const NON_BLANK_PATTERN = '\\S'

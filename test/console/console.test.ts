@@ -194,6 +194,13 @@ t.test('keyboard and labels: every field is labelled, and Enter connects', { ski
   t.same(await page.$$eval('input:not([type=radio]):not([hidden]), textarea', fields =>
     fields.filter(field => (field as unknown as { labels: { length: number } }).labels.length !== 1).map(field => field.id)), [], 'one label per field')
   t.equal(await page.locator('#token').isVisible(), false, 'no token field when auth is off')
+  // The browser checks user ids with the server's pattern (it drops a pattern it cannot compile, so this would pass).
+  const valid = async (value: string) => await page.$eval('#user-id', (field, value) => {
+    const input = field as unknown as { value: string, checkValidity: () => boolean }
+    input.value = value
+    return input.checkValidity()
+  }, value)
+  t.same([await valid('bad id!'), await valid('a-b.c@d:e_f')], [false, true], 'the pattern attribute is in force')
   await page.focus('#user-id')
   await page.keyboard.press('Control+A')
   await page.keyboard.type('dave')
