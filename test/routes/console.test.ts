@@ -10,9 +10,11 @@ import { defaultAssetsDir } from '../../src/routes/console.js'
 /** A stand-in browser build, so these tests do not depend on `npm run build`. */
 function fakeBuild (): string {
   const dir = mkdtempSync(join(tmpdir(), 'pushwire-console-'))
-  mkdirSync(join(dir, 'console'))
-  writeFileSync(join(dir, 'console', 'app.js'), 'export {}\n')
-  return dir
+  mkdirSync(join(dir, 'public', 'console'), { recursive: true })
+  writeFileSync(join(dir, 'public', 'console', 'app.js'), 'export {}\n')
+  // Next to the assets, where a path escaping /assets/ would land.
+  writeFileSync(join(dir, 'secret.json'), '{"secret":"outside the assets"}\n')
+  return join(dir, 'public')
 }
 
 async function build (t: Test, overrides = {}, assetsDir = fakeBuild()) {
@@ -38,7 +40,12 @@ t.test('GET / is the console page, locked to its own origin by its CSP', async t
   t.match(script.headers['content-type'], 'javascript')
   const css = await app.inject('/assets/console.css')
   t.match(css.headers['content-type'], 'text/css')
-  t.equal((await app.inject('/assets/../package.json')).statusCode, 404)
+  // Encoded, so the dots reach the static route instead of being resolved by the URL parser first.
+  for (const escape of ['/assets/..%2fsecret.json', '/assets/%2e%2e/secret.json', '/assets/%2e%2e%2fsecret.json']) {
+    const res = await app.inject(escape)
+    t.equal(res.statusCode, 404, escape)
+    t.notMatch(res.body, 'outside the assets', escape)
+  }
   const openapi = (await app.inject('/openapi.json')).json() as { paths: Record<string, unknown> }
   t.notOk('/' in openapi.paths, 'the page is not part of the API')
 })
