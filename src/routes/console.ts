@@ -35,7 +35,7 @@ const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opts) => {
   })
 
   app.get('/', { schema: { hide: true } }, async (_request, reply) => {
-    if (!built) throw httpError(503, 'the console is not built: run npm run build')
+    if (!built) throw httpError(503, 'the console is not built: run npm run build, then restart')
     return await reply.type('text/html; charset=utf-8')
       .header('content-security-policy', CSP)
       .header('x-content-type-options', 'nosniff')

@@ -61,7 +61,7 @@ t.test('without a browser build, GET / says how to make one', async t => {
   const app = await build(t, {}, join(tmpdir(), 'pushwire-no-such-dir'))
   const res = await app.inject('/')
   t.equal(res.statusCode, 503)
-  t.same(res.json(), { statusCode: 503, error: 'Service Unavailable', message: 'the console is not built: run npm run build' })
+  t.same(res.json(), { statusCode: 503, error: 'Service Unavailable', message: 'the console is not built: run npm run build, then restart' })
   t.equal((await app.inject('/assets/console/app.js')).statusCode, 404)
 })
 
