@@ -152,9 +152,42 @@ t.test('heartbeat: a connection that does not answer pings is terminated and unr
   t.match(logs.find('heartbeat missed, connection terminated'), { userId: 'silent' })
   t.equal(server.app.connections.connectionsOf('silent'), 0)
   // Several intervals later the answering client is still there.
-  await waitUntil(() => logs.lines.filter(l => l.msg === 'ws closed').length >= 1)
+  await new Promise(resolve => setTimeout(resolve, 5 * 50))
   t.equal(healthy.ws.readyState, WebSocket.OPEN)
   t.equal(server.app.connections.connectionsOf('healthy'), 1)
+})
+
+t.test('heartbeat sweeps go in slices, and a slow sweep is never overlapped by the next', async t => {
+  const logs = new LogCapture()
+  const interval = 200
+  const server = await listen(t, { heartbeatIntervalMs: interval, maxConnectionsPerUser: 1000 }, logs)
+  const clients = []
+  for (let i = 0; i < 200; i++) clients.push(await connect(t, server, `/ws/u${i}`))
+  // An event-loop turn counter: pings of one sweep that all land in the same turn mean one synchronous loop.
+  let turn = 0
+  let spinning = true
+  const spin = (): void => { turn++; if (spinning) setImmediate(spin) }
+  setImmediate(spin)
+  t.teardown(() => { spinning = false })
+  const sweeps: number[][] = [[]]
+  let pings = 0
+  for (const c of server.app.connections.connections()) {
+    const ping = c.socket.ping.bind(c.socket)
+    c.socket.ping = ((...args: unknown[]) => {
+      pings++
+      const current = sweeps[sweeps.length - 1] as number[]
+      current.push(turn)
+      if (current.length === 200) sweeps.push([])
+      // The first sweep is slow: one slice holds the loop for two intervals.
+      if (pings === 100) { const end = Date.now() + 2 * interval; while (Date.now() < end); }
+      ping(...(args as []))
+    }) as typeof c.socket.ping
+  }
+  const missed = (): number => logs.lines.filter(l => l.msg === 'heartbeat missed, connection terminated').length
+  while (sweeps.length < 4 && missed() === 0) await new Promise(resolve => setTimeout(resolve, 10))
+  t.ok(new Set(sweeps[0]).size >= 3, `a sweep of 200 spans several event-loop turns (${new Set(sweeps[0]).size})`)
+  t.equal(missed(), 0, 'no answering client is taken for dead')
+  t.equal(server.app.connections.connectionCount, 200)
 })
 
 t.test('connects, closes and offline skips are logged with ids, never the message text', async t => {
