@@ -72,6 +72,7 @@ export const CLOSE_CODES: readonly CloseCode[] = Object.values(CLOSE).sort((a, b
  */
 export const WS_ERROR_CLOSE_CODES: Readonly<Record<string, number>> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CLOSE.messageTooBig.code,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: CLOSE.messageTooBig.code,
   WS_ERR_INVALID_UTF8: CLOSE.invalidPayload.code,
   WS_ERR_TOO_MANY_BUFFERED_PARTS: CLOSE.policyViolation.code
 }
