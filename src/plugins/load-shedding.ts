@@ -38,7 +38,8 @@ async function loadSheddingPlugin (app: FastifyInstance, opts: { maxEventLoopDel
 
   app.addHook('onRequest', (request, reply, done) => {
     if (request.method !== 'POST' || !isUnderPressure()) return done()
-    // The same order of checks as under-pressure's: the event loop first, then the heap.
+    // The same order of checks as under-pressure's: the event loop first, then the heap. A threshold added to the
+    // options above (RSS, event-loop utilization) must be added here too, or it is reported as the heap.
     const { eventLoopDelay, heapUsed } = memoryUsage()
     const [type, value] = opts.maxEventLoopDelayMs > 0 && eventLoopDelay > opts.maxEventLoopDelayMs
       ? ['eventLoopDelay', eventLoopDelay]
