@@ -190,6 +190,14 @@ t.test('heartbeat sweeps go in slices, and a slow sweep is never overlapped by t
   t.equal(server.app.connections.connectionCount, 200)
 })
 
+t.test('a client offering only subprotocols other than "pushwire" gets none selected', async t => {
+  const server = await listen(t)
+  // The server answers the upgrade without choosing any of them; ws, like browsers, then refuses the connection.
+  const ws = new WebSocket(`${server.wsUrl}/ws/alice`, ['chat', 'v2.chat'])
+  const [err] = await once(ws, 'error') as [Error]
+  t.match(err.message, 'Server sent no subprotocol')
+})
+
 t.test('connects, closes and offline skips are logged with ids, never the message text', async t => {
   const logs = new LogCapture()
   const server = await listen(t, {}, logs)
