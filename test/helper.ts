@@ -27,8 +27,8 @@ export class LogCapture extends Writable {
 }
 
 export async function build (t: Test, overrides: Overrides = {}, logs?: LogCapture): Promise<App> {
-  // No event-loop shedding unless a test asks for it: on a busy machine a starved test process sees a stalled
-  // event loop (under-pressure reads an empty sample as an infinite delay) and would answer unrelated POSTs 503.
+  // No event-loop shedding unless a test asks for it: on a busy machine a starved test process can stall for
+  // longer than the threshold and would answer unrelated POSTs 503.
   const app = await buildApp({ ...defaultConfig, shedEventLoopDelayMs: 0, ...overrides }, {
     logger: logs === undefined ? false : { level: 'debug', stream: logs }
   })

@@ -15,6 +15,15 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * How often the event loop and heap are sampled: once per delay threshold (1 s by default). under-pressure reads a
+ * window in which the loop never ticked as an infinite delay, so a window shorter than the threshold would turn a
+ * stall shorter than the threshold (300 ms against 1000 ms, say) into shedding. With heap shedding alone, once a second.
+ */
+export function sampleIntervalMs (maxEventLoopDelayMs: number): number {
+  return maxEventLoopDelayMs > 0 ? maxEventLoopDelayMs : 1000
+}
+
 async function loadSheddingPlugin (app: FastifyInstance, opts: { maxEventLoopDelayMs: number, maxHeapUsedBytes: number }): Promise<void> {
   if (opts.maxEventLoopDelayMs === 0 && opts.maxHeapUsedBytes === 0) {
     app.decorate('shedding', () => false)
@@ -28,8 +37,7 @@ async function loadSheddingPlugin (app: FastifyInstance, opts: { maxEventLoopDel
     await own.register(underPressure, {
       maxEventLoopDelay: opts.maxEventLoopDelayMs,
       maxHeapUsedBytes: opts.maxHeapUsedBytes,
-      // Samples four times a second, so shedding starts and stops within a quarter second.
-      sampleInterval: 250
+      sampleInterval: sampleIntervalMs(opts.maxEventLoopDelayMs)
     })
     sampler = own
   })

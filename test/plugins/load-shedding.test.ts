@@ -1,4 +1,5 @@
 import t from 'tap'
+import { sampleIntervalMs } from '../../src/plugins/load-shedding.js'
 import { listen, post } from '../helper.js'
 
 t.test('under pressure, POSTs get 503 with Retry-After and /ready says 503; GETs keep working', async t => {
@@ -26,6 +27,37 @@ t.test('a lagging event loop sheds POSTs too, and says so', async t => {
   t.equal(res.headers.get('retry-after'), '5')
   t.match(res.body, { message: /^overloaded \(eventLoopDelay\): nothing was sent; retry in 5 s$/ })
   t.equal((await fetch(`${server.url}/health`)).status, 200, 'GETs are never shed')
+})
+
+/** Stalls the event loop for `ms` of wall-clock time, `times` times, and notes after each whether the app sheds. */
+async function stall (app: { shedding: () => boolean }, ms: number, times: number): Promise<boolean[]> {
+  const shedding: boolean[] = []
+  for (let i = 0; i < times; i++) {
+    const end = Date.now() + ms
+    while (Date.now() < end);
+    // Lets the overdue timers run: under-pressure's sample, and the event-loop histogram's tick.
+    await new Promise(resolve => setTimeout(resolve, 0))
+    shedding.push(app.shedding())
+  }
+  return shedding
+}
+
+t.test('stalls shorter than the threshold never shed; longer ones do', async t => {
+  // Regression: samples were taken every 250 ms, and under-pressure reads a window without a single loop tick as an
+  // infinite delay, so 300 ms stalls against the default 1000 ms threshold shed every POST.
+  const server = await listen(t, { shedEventLoopDelayMs: 1000 })
+  t.same(await stall(server.app, 300, 8), Array(8).fill(false), '300 ms stalls against a 1000 ms threshold')
+  t.equal((await post(server, '/send-message', { sender: 'a', receiver: 'b', message: 'x' })).status, 200)
+
+  const strict = await listen(t, { shedEventLoopDelayMs: 300 })
+  // The first window may hold ticks from before the first stall, which pull its mean under the threshold.
+  t.ok((await stall(strict.app, 500, 3)).slice(1).every(Boolean), '500 ms stalls against a 300 ms threshold')
+})
+
+t.test('the loop is sampled once per delay threshold, or once a second for heap shedding alone', async t => {
+  t.equal(sampleIntervalMs(1000), 1000)
+  t.equal(sampleIntervalMs(5), 5)
+  t.equal(sampleIntervalMs(0), 1000)
 })
 
 t.test('with the thresholds at 0, nothing is shed', async t => {
