@@ -150,14 +150,31 @@ async function main (): Promise<void> {
     const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1]
     check(uid !== undefined && uid !== '0', `the process runs as uid ${String(uid)} (${config.User}), not root`)
 
+    // What a balancer waits for: /ready also says 503 while the node sheds load.
+    while (Date.now() < deadline && !(await fetch(`${url}/ready`).then(r => r.ok, () => false))) await new Promise(resolve => setTimeout(resolve, 200))
+
     const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }
-    const minted = await (await fetch(`${url}/tokens`, { method: 'POST', headers: auth, body: JSON.stringify({ userId: 'alice' }) })).json() as { token: string }
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/alice`, { headers: { authorization: `Bearer ${minted.token}` } })
-    const firstFrame = once(ws, 'message')
-    await once(ws, 'open')
-    const sent = await (await fetch(`${url}/send-message`, { method: 'POST', headers: auth, body: JSON.stringify({ sender: 'docker', receiver: 'alice', message: 'round trip' }) })).json() as { status: string, id: string }
-    const frame = JSON.parse(String((await firstFrame)[0])) as { id: string, message: string }
-    check(sent.status === 'sent' && frame.id === sent.id && frame.message === 'round trip', 'a send/receive round trip works, with an API key and a receiver token')
+    const post = async (path: string, body: unknown): Promise<{ status: number, body: Record<string, unknown> }> => {
+      const res = await fetch(`${url}${path}`, { method: 'POST', headers: auth, body: JSON.stringify(body) })
+      return { status: res.status, body: await res.json() as Record<string, unknown> }
+    }
+    let ws: WebSocket | undefined
+    try {
+      const minted = await post('/tokens', { userId: 'alice' })
+      if (minted.status !== 200) throw new Error(`POST /tokens answered ${minted.status} ${JSON.stringify(minted.body)}`)
+      const socket = ws = new WebSocket(`ws://127.0.0.1:${port}/ws/alice`, { headers: { authorization: `Bearer ${String(minted.body.token)}` } })
+      const refused = new Promise<never>((_resolve, reject) => {
+        socket.on('unexpected-response', (_req, res) => { reject(new Error(`the upgrade answered ${String(res.statusCode)}`)) })
+        socket.on('error', reject)
+      })
+      await Promise.race([once(socket, 'open'), refused])
+      const firstFrame = Promise.race([once(socket, 'message'), refused])
+      const sent = await post('/send-message', { sender: 'docker', receiver: 'alice', message: 'round trip' })
+      const frame = JSON.parse(String((await firstFrame)[0])) as { id: string, message: string }
+      check(sent.status === 200 && sent.body.status === 'sent' && frame.id === sent.body.id && frame.message === 'round trip', 'a send/receive round trip works, with an API key and a receiver token')
+    } catch (err) {
+      check(false, `a send/receive round trip works, with an API key and a receiver token: ${(err as Error).message}`)
+    }
 
     const page = await fetch(`${url}/`)
     const script = await fetch(`${url}/assets/console/app.js`)
@@ -172,12 +189,13 @@ async function main (): Promise<void> {
     check(devOnly.includes('typescript') && present.length === 0, `no devDependency in the image (${devOnly.length} dev-only packages checked${present.length > 0 ? `; found ${present.join(', ')}` : ''})`)
     check(!existsSync(join(mnt, config.WorkingDir, 'src')) && !existsSync(join(mnt, config.WorkingDir, 'test')), 'no sources or tests in the image')
 
-    const closed = once(ws, 'close')
+    const closed = ws?.readyState === WebSocket.OPEN ? once(ws, 'close') : Promise.resolve([undefined, 'no open socket'])
     server.kill('SIGTERM')
     const [code, reason] = await closed
     const [exitCode] = await exited
     check(code === 1001 && String(reason) === 'server shutting down' && exitCode === 0, `SIGTERM: sockets closed with ${String(code)} "${String(reason)}", process exited ${String(exitCode)}`)
     server = undefined
+    if (results.some(([ok]) => !ok)) console.log(`the server's log (ids and counts only, never message text or keys):\n${log}`)
     console.log(`image size: ${(inspected.Size / 1e6).toFixed(1)} MB`)
   } finally {
     server?.kill('SIGKILL')
