@@ -19,6 +19,15 @@ function answer (request: FastifyRequest, reply: FastifyReply, outgoing: Outgoin
   return { status, id: outgoing.id }
 }
 
+/**
+ * Answers at once when delivery was synchronous (one node), so the send path makes no promise and waits no extra
+ * tick; a cluster's delivery is a promise, answered when it settles.
+ */
+function settle<T, R> (reply: FastifyReply, delivered: T | Promise<T>, toAnswer: (delivered: T) => R): Promise<R> | undefined {
+  if (delivered instanceof Promise) return delivered.then(toAnswer)
+  reply.send(toAnswer(delivered))
+}
+
 const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number, batchBodyLimit: number }> = async (app, opts) => {
   const { fanout } = app
 
@@ -30,10 +39,10 @@ const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number, batchBod
       body: sendMessageBodySchema(opts.maxMessageLength),
       response: responses
     }
-  }, async (request, reply) => {
+  }, (request, reply) => {
     const { sender, receiver, message } = request.body
     const outgoing = new OutgoingMessage(sender, message, { kind: 'direct', receiver })
-    return answer(request, reply, outgoing, await fanout.send(receiver, outgoing))
+    return settle(reply, fanout.send(receiver, outgoing), written => answer(request, reply, outgoing, written))
   })
 
   // One request for up to 1000 direct messages: past the HTTP stack's request rate. Validated whole first, so an
@@ -47,10 +56,9 @@ const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number, batchBod
       body: sendBatchBodySchema(opts.maxMessageLength),
       response: { ...responses, 200: SendBatchResultSchema }
     }
-  }, async (request, reply) => {
+  }, (request, reply) => {
     const items = request.body.messages.map(({ sender, receiver, message }) => [receiver, new OutgoingMessage(sender, message, { kind: 'direct', receiver })] as const)
-    const written = await fanout.sendMany(items)
-    return { results: items.map(([, message], i) => answer(request, reply, message, written[i] as number)) }
+    return settle(reply, fanout.sendMany(items), written => ({ results: items.map(([, message], i) => answer(request, reply, message, written[i] as number)) }))
   })
 
   app.post('/publish', {
@@ -61,10 +69,10 @@ const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number, batchBod
       body: publishBodySchema(opts.maxMessageLength),
       response: responses
     }
-  }, async (request, reply) => {
+  }, (request, reply) => {
     const { sender, topic, message } = request.body
     const outgoing = new OutgoingMessage(sender, message, { kind: 'topic', topic })
-    return answer(request, reply, outgoing, await fanout.publish(topic, outgoing))
+    return settle(reply, fanout.publish(topic, outgoing), written => answer(request, reply, outgoing, written))
   })
 
   app.post('/broadcast', {
@@ -75,10 +83,10 @@ const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number, batchBod
       body: broadcastBodySchema(opts.maxMessageLength),
       response: responses
     }
-  }, async (request, reply) => {
+  }, (request, reply) => {
     const { sender, message } = request.body
     const outgoing = new OutgoingMessage(sender, message, { kind: 'broadcast' })
-    return answer(request, reply, outgoing, await fanout.broadcast(outgoing))
+    return settle(reply, fanout.broadcast(outgoing), written => answer(request, reply, outgoing, written))
   })
 }
 
