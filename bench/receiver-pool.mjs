@@ -13,7 +13,9 @@ export async function startReceivers (url, kind, total, { processes = Math.max(1
   const children = []
   for (let p = 0; p < processes; p++) {
     const config = { url, kind, count: Math.min(per, total - p * per), prefix: 'u', offset: p * per, topics, sourceBase: 2 + p * 50 }
-    children.push(spawn(process.execPath, [script, JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
+    // RECEIVER_PROFILE_DIR=DIR: each receiver process writes a V8 CPU profile there when it exits.
+    const profile = process.env.RECEIVER_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RECEIVER_PROFILE_DIR}`] : []
+    children.push(spawn(process.execPath, [...profile, script, JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
   }
   await Promise.all(children.map(child => new Promise((resolve, reject) => {
     child.on('message', m => { if (m.type === 'ready') resolve(); else if (m.type === 'error') reject(new Error(m.message)) })

@@ -11,13 +11,31 @@ let frames = 0
 let lastAt = 0
 const nowMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000)
 
+const MARK = Buffer.from('t=')
+
+/**
+ * The send time a message text carries ("t=<µs since the epoch>"), or -1. A ws frame arrives as the raw bytes of
+ * its JSON, and the digits are read straight from them: JSON.parse per frame was the largest single cost of a
+ * receiver process (13 % of its samples at 38,000 frames/s), CPU taken from the server under test on these 2 cores.
+ */
+function sentAtMicros (data) {
+  if (!Buffer.isBuffer(data)) {
+    const match = /t=(\d+)/.exec(typeof data === 'string' ? data : data.message)
+    return match === null ? -1 : Number(match[1])
+  }
+  const start = data.indexOf(MARK)
+  if (start === -1) return -1
+  let micros = 0
+  for (let i = start + 2; i < data.length && data[i] >= 0x30 && data[i] <= 0x39; i++) micros = micros * 10 + data[i] - 0x30
+  return micros
+}
+
 function onFrame (data) {
   const at = nowMicros()
   frames++
   lastAt = at
-  const text = typeof data === 'string' ? data : typeof data.message === 'string' ? data.message : JSON.parse(data.toString()).message
-  const match = /t=(\d+)/.exec(text)
-  if (match !== null) histogram.recordValue(Math.max(1, at - Number(match[1])))
+  const sentAt = sentAtMicros(data)
+  if (sentAt >= 0) histogram.recordValue(Math.max(1, at - sentAt))
 }
 
 const sockets = []
