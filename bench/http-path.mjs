@@ -1,9 +1,11 @@
 // CPU per request of pushwire's HTTP path against the ceiling app and the straightforward peer, with the server and a minimal raw-socket client
 // in ONE process, so that scheduling between processes does not enter. The receiver is offline unless RECEIVERS=1
 // (then 1,000 ws receivers in two processes, users u0…u999), so by default no frame is written.
-// Usage: npm run build && node bench/http-path.mjs [ceiling,straightforward,pushwire,pushwire-nometrics] [ROUNDS=5] [RECEIVER=nobody]
+// Usage: npm run build && node bench/http-path.mjs [ceiling,straightforward,pushwire,pushwire-nometrics,pushwire-base] [ROUNDS=5] [RECEIVER=nobody]
 //   BATCH=100 node bench/http-path.mjs pushwire 3 u    POST /send-batch of 100 (receivers u0…u99) instead
 import net from 'node:net'
+import { resolve as resolvePath } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import Fastify from 'fastify'
 import pino from 'pino'
 import { buildApp } from '../dist/src/app.js'
@@ -22,6 +24,12 @@ const variants = {
   straightforward: buildStraightforward,
   pushwire: async () => buildApp({ ...defaultConfig }, { logger }),
   'pushwire-nometrics': async () => buildApp({ ...defaultConfig, metrics: false }, { logger })
+}
+// BASE=DIR adds "pushwire-base": DIR/dist/src/app.js, a build of another commit, to compare a change in one process.
+// DIR is taken from the working directory (a bare relative import would be taken from bench/).
+if (process.env.BASE) {
+  const base = await import(pathToFileURL(resolvePath(process.env.BASE, 'dist/src/app.js')).href)
+  variants['pushwire-base'] = async () => base.buildApp({ ...defaultConfig }, { logger })
 }
 const names = process.argv[2]?.split(',') ?? Object.keys(variants)
 const rounds = Number(process.argv[3] ?? 5)
@@ -71,3 +79,5 @@ for (let round = 0; round < rounds; round++) {
 }
 const median = xs => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 for (const [name, us] of Object.entries(out)) console.log(`${name}: CPU µs per request ${us.map(x => x.toFixed(1)).join(' ')}; median ${median(us).toFixed(1)}`)
+const [first, ...others] = Object.keys(out)
+for (const name of others) console.log(`${name} / ${first}: median per-round ratio ${median(out[name].map((x, i) => x / out[first][i])).toFixed(3)}`)
