@@ -398,7 +398,7 @@ function summarize (rounds, key) {
 const steady = (label, round) => undisturbed(label, round, { limit: DISTURBED_LIMIT, stalled: r => r.harnessStallMs > STALL_LIMIT_MS, log })
 
 async function main () {
-  const results = { date: new Date().toISOString(), machine: { cores: cpus().length, cpu: cpus()[0].model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, quick, throughput: {}, batch: [], rate: {}, memory: {}, fanout: {}, cluster: { throughput: [] } }
+  const results = { date: new Date().toISOString(), hostCheck: { disturbedLimit: DISTURBED_LIMIT, stallLimitMs: STALL_LIMIT_MS }, machine: { cores: cpus().length, cpu: cpus()[0].model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, quick, throughput: {}, batch: [], rate: {}, memory: {}, fanout: {}, cluster: { throughput: [] } }
   const names = ['ceiling', 'pushwire', 'pushwire-nometrics', 'straightforward', 'socketio', 'seed']
   // Interleaved: A B C D … A B C D …, so drift on the shared machine spreads over every target alike; each round
   // starts one target later (B C D … A), because the slot right after the ceiling measured far lower than the same
@@ -459,6 +459,8 @@ function report (r) {
   const allRounds = [...Object.values(t).flat(), ...r.batch, ...cluster.throughput, ...(r.rateRounds ? Object.values(r.rateRounds).flat() : [...Object.values(r.rate), ...(r.cluster ? [r.cluster.rate] : [])])]
   const churnBack = r.churn?.statsBack
   const batch = summarize(r.batch, 'framesPerSec')
+  // The limits the run itself used (a --report-only rewrite may be given other ones).
+  const { disturbedLimit, stallLimitMs } = r.hostCheck ?? { disturbedLimit: DISTURBED_LIMIT, stallLimitMs: STALL_LIMIT_MS }
   const remeasured = allRounds.filter(x => x.attempts > 1)
   const stillDisturbed = allRounds.filter(x => x.disturbed)
   return `# Benchmarks
@@ -470,8 +472,8 @@ its ${r.machine.cores} cores, so absolute figures are low and noisy; the ratios 
 Targets are interleaved round by round, each round starting one target later (${ROUNDS} rounds${r.quick ? ', quick mode' : ''}); figures are medians with
 the spread over rounds in brackets. Raw numbers: [bench/results.json](bench/results.json).
 A throughput, batch, cluster or fixed-rate round is measured again (twice at most) when the host was busy with
-something else during it: steal time plus other processes' CPU above ${f(DISTURBED_LIMIT * 100)} % of the cores, read from \`/proc\`
-(\`bench/host-load.mjs\`), or, at the fixed rate, the harness's own 1 ms tick unserved for over ${STALL_LIMIT_MS} ms. In this run ${remeasured.length} of ${allRounds.length} rounds were measured again${stillDisturbed.length === 0 ? '' : `, and ${stillDisturbed.length} stayed disturbed after three tries (their \`steal\`, \`foreign\` and \`harnessStallMs\` are in results.json)`}.
+something else during it: steal time plus other processes' CPU above ${f(disturbedLimit * 100)} % of the cores, read from \`/proc\`
+(\`bench/host-load.mjs\`), or, at the fixed rate, the harness's own 1 ms tick unserved for over ${stallLimitMs} ms. In this run ${remeasured.length} of ${allRounds.length} rounds were measured again${stillDisturbed.length === 0 ? '' : `, and ${stillDisturbed.length} stayed disturbed after three tries (their \`steal\`, \`foreign\` and \`harnessStallMs\` are in results.json)`}.
 
 Peers (in [bench/peers/](bench/peers/)): **ceiling**, a bare Fastify app that validates the same body and answers the
 same JSON without touching sockets; **straightforward**, Fastify + @fastify/websocket with a Map of user id to a Set
