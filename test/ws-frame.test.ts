@@ -1,0 +1,92 @@
+// Frames and how they are written: real ws sockets on both ends, checked on the TCP socket and on the wire.
+import { once } from 'node:events'
+import type { Socket } from 'node:net'
+import t, { type Test } from 'tap'
+import WebSocket, { WebSocketServer } from 'ws'
+import { WRITTEN_AT_ONCE, framePayload, textFrame, writeFrame } from '../src/ws-frame.js'
+
+interface Pair { server: WebSocket, tcp: Socket, frames: string[] }
+
+async function socketPairs (t: Test, count: number): Promise<Pair[]> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  await once(wss, 'listening')
+  const { port } = wss.address() as { port: number }
+  const clients: WebSocket[] = []
+  const pairs: Pair[] = []
+  for (let i = 0; i < count; i++) {
+    const accepted = once(wss, 'connection')
+    const client = new WebSocket(`ws://127.0.0.1:${port}`)
+    const frames: string[] = []
+    client.on('message', (data: Buffer) => frames.push(data.toString()))
+    clients.push(client)
+    const [server] = await accepted as [WebSocket]
+    await once(client, 'open')
+    pairs.push({ server, tcp: (server as unknown as { _socket: Socket })._socket, frames })
+  }
+  t.teardown(() => {
+    for (const client of clients) client.terminate()
+    wss.close()
+  })
+  return pairs
+}
+
+/** Resolves when every pair's client holds this many frames. */
+async function received (pairs: Pair[], count: number): Promise<void> {
+  while (pairs.some(p => p.frames.length < count)) await new Promise(resolve => setTimeout(resolve, 5))
+}
+
+/** Starts a fresh event-loop turn's count: held sockets of earlier writes are released before this resolves. */
+const nextTurn = async (): Promise<void> => await new Promise(resolve => setImmediate(resolve))
+
+t.test('textFrame picks the 2, 4 or 10 byte header by length, and framePayload reads the payload back', async t => {
+  for (const length of [0, 125, 126, 65535, 65536]) {
+    const payload = 'x'.repeat(length)
+    const frame = textFrame(payload)
+    t.equal(frame.length - length, length < 126 ? 2 : length < 65536 ? 4 : 10, `header for ${length}`)
+    t.equal(frame[0], 0x81)
+    t.equal(framePayload(frame).toString(), payload)
+    t.same(textFrame(Buffer.from(payload)), frame, 'a Buffer payload makes the same frame')
+  }
+})
+
+t.test('the first frames of a turn go out at once; later ones are held until the turn ends, then all arrive', async t => {
+  const pairs = await socketPairs(t, WRITTEN_AT_ONCE + 2)
+  await nextTurn()
+  pairs.forEach((pair, i) => writeFrame(pair.server, textFrame(`m${i}`)))
+  const atOnce = pairs.slice(0, WRITTEN_AT_ONCE)
+  const later = pairs.slice(WRITTEN_AT_ONCE)
+  t.ok(atOnce.every(p => p.tcp.writableCorked === 0 && p.tcp.writableLength === 0), 'handed to the kernel at once')
+  t.ok(later.every(p => p.tcp.writableCorked === 1), 'held')
+  t.ok(later.every(p => p.server.bufferedAmount === 4), 'held bytes count as buffered, for the slow-consumer check')
+
+  await nextTurn()
+  t.ok(pairs.every(p => p.tcp.writableCorked === 0 && p.tcp.writableLength === 0), 'released when the turn ends')
+  await received(pairs, 1)
+  t.same(pairs.map(p => p.frames), pairs.map((_, i) => [`m${i}`]))
+})
+
+t.test('a held socket keeps the order of its frames and of ws\'s own writes between them', async t => {
+  const [first, held] = await socketPairs(t, 2) as [Pair, Pair]
+  await nextTurn()
+  for (let i = 0; i < WRITTEN_AT_ONCE; i++) writeFrame(first.server, textFrame(`a${i}`))
+  writeFrame(held.server, textFrame('b0'))
+  held.server.send('from ws') // ws's own write, while the socket is held
+  writeFrame(held.server, textFrame('b1'))
+  t.equal(held.tcp.writableCorked, 1, 'held once, not once per frame')
+  await received([held], 3)
+  t.same(held.frames, ['b0', 'from ws', 'b1'])
+  await received([first], WRITTEN_AT_ONCE)
+  t.same(first.frames, ['a0', 'a1', 'a2', 'a3'])
+})
+
+t.test('closing a held socket in the same turn still sends its frames before the close', async t => {
+  const pairs = await socketPairs(t, WRITTEN_AT_ONCE + 1)
+  const last = pairs[WRITTEN_AT_ONCE] as Pair
+  const client = once(last.server, 'close')
+  await nextTurn()
+  pairs.forEach((pair, i) => writeFrame(pair.server, textFrame(`m${i}`)))
+  t.equal(last.tcp.writableCorked, 1)
+  last.server.close(1001, 'going away')
+  await client
+  t.same(last.frames, [`m${WRITTEN_AT_ONCE}`])
+})
