@@ -129,7 +129,7 @@ export class ConnectionManager {
         this.#onSlowConsumer(connection)
         continue
       }
-      writeFrame(socket, frame)
+      writeFrame(socket, frame, connections.size)
       written++
     }
     this.framesWritten += written

@@ -41,11 +41,18 @@ interface WithSocket { _socket: Socket }
 /**
  * How many frames of one event-loop turn are written at once; later ones are held until the turn ends. A lone send
  * (2,000 msg/s arrive 1 to 4 per turn) goes out with no wait; under load, when one turn reads 30 requests, the rest
- * of its frames leave back to back at its end. Each write to a receiver that is asleep wakes it, and those wake-ups
- * were the largest cost of a loopback frame: writing one turn's frames together cut server CPU per message by about
- * 15 % at full rate. More held frames add latency for little gain (measured in BENCHMARKS.md's findings).
+ * of its frames leave back to back at its end, and a socket given several frames in the turn writes them all at once.
+ * Each write to a receiver that is asleep wakes it, and those wake-ups were the largest cost of a loopback frame:
+ * holding cut server CPU per message by about 15 % at full rate (BENCHMARKS.md's findings).
  */
 export const WRITTEN_AT_ONCE = 4
+
+/**
+ * A delivery to more connections than this is never held. Its writes are back to back already, and holding them
+ * would only keep its receivers idle until the turn ends (a broadcast to 10,000 took 92 ms to its last frame held,
+ * against 83 ms written at once).
+ */
+export const HELD_FAN_OUT_AT_MOST = 64
 
 const held: Socket[] = []
 let writtenThisTurn = 0
@@ -57,18 +64,24 @@ function releaseHeld (): void {
   held.length = 0
 }
 
-/**
- * Writes a frame from textFrame() to an open WebSocket. Safe next to ws's own writes (pings, closes, the receive-only
- * answer) because nothing here makes ws queue: no permessage-deflate and no Blob payloads, so ws writes each of its
- * frames synchronously, in call order, to this same socket; a socket held by cork() keeps that order, and ws's close
- * (socket.end) releases it early. ws's bufferedAmount counts held bytes too, so the slow-consumer check sees them.
- */
-export function writeFrame (socket: WebSocket, frame: Buffer): void {
-  const tcp = (socket as unknown as WithSocket)._socket
+/** Holds the socket until the turn ends, unless this is one of the turn's first writes or it is held already. */
+function holdIfBusy (tcp: Socket): void {
   if (writtenThisTurn++ === 0) setImmediate(releaseHeld)
   else if (writtenThisTurn > WRITTEN_AT_ONCE && tcp.writableCorked === 0) {
     tcp.cork()
     held.push(tcp)
   }
+}
+
+/**
+ * Writes a frame from textFrame() to an open WebSocket, as one of a delivery to `fanOut` connections. Safe next to
+ * ws's own writes (pings, closes, the receive-only answer) because nothing here makes ws queue: no permessage-deflate
+ * and no Blob payloads, so ws writes each of its frames synchronously, in call order, to this same socket; a held
+ * socket keeps that order, and ws's close (socket.end) releases it early. ws's bufferedAmount counts held bytes too,
+ * so the slow-consumer check sees them.
+ */
+export function writeFrame (socket: WebSocket, frame: Buffer, fanOut: number): void {
+  const tcp = (socket as unknown as WithSocket)._socket
+  if (fanOut <= HELD_FAN_OUT_AT_MOST) holdIfBusy(tcp)
   tcp.write(frame)
 }

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import type { Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import WebSocket, { WebSocketServer } from 'ws'
-import { WRITTEN_AT_ONCE, framePayload, textFrame, writeFrame } from '../src/ws-frame.js'
+import { HELD_FAN_OUT_AT_MOST, WRITTEN_AT_ONCE, framePayload, textFrame, writeFrame } from '../src/ws-frame.js'
 
 interface Pair { server: WebSocket, tcp: Socket, frames: string[] }
 
@@ -52,7 +52,7 @@ t.test('textFrame picks the 2, 4 or 10 byte header by length, and framePayload r
 t.test('the first frames of a turn go out at once; later ones are held until the turn ends, then all arrive', async t => {
   const pairs = await socketPairs(t, WRITTEN_AT_ONCE + 2)
   await nextTurn()
-  pairs.forEach((pair, i) => writeFrame(pair.server, textFrame(`m${i}`)))
+  pairs.forEach((pair, i) => writeFrame(pair.server, textFrame(`m${i}`), 1))
   const atOnce = pairs.slice(0, WRITTEN_AT_ONCE)
   const later = pairs.slice(WRITTEN_AT_ONCE)
   t.ok(atOnce.every(p => p.tcp.writableCorked === 0 && p.tcp.writableLength === 0), 'handed to the kernel at once')
@@ -68,10 +68,10 @@ t.test('the first frames of a turn go out at once; later ones are held until the
 t.test('a held socket keeps the order of its frames and of ws\'s own writes between them', async t => {
   const [first, held] = await socketPairs(t, 2) as [Pair, Pair]
   await nextTurn()
-  for (let i = 0; i < WRITTEN_AT_ONCE; i++) writeFrame(first.server, textFrame(`a${i}`))
-  writeFrame(held.server, textFrame('b0'))
+  for (let i = 0; i < WRITTEN_AT_ONCE; i++) writeFrame(first.server, textFrame(`a${i}`), 1)
+  writeFrame(held.server, textFrame('b0'), 1)
   held.server.send('from ws') // ws's own write, while the socket is held
-  writeFrame(held.server, textFrame('b1'))
+  writeFrame(held.server, textFrame('b1'), 1)
   t.equal(held.tcp.writableCorked, 1, 'held once, not once per frame')
   await received([held], 3)
   t.same(held.frames, ['b0', 'from ws', 'b1'])
@@ -84,9 +84,31 @@ t.test('closing a held socket in the same turn still sends its frames before the
   const last = pairs[WRITTEN_AT_ONCE] as Pair
   const client = once(last.server, 'close')
   await nextTurn()
-  pairs.forEach((pair, i) => writeFrame(pair.server, textFrame(`m${i}`)))
+  pairs.forEach((pair, i) => writeFrame(pair.server, textFrame(`m${i}`), 1))
   t.equal(last.tcp.writableCorked, 1)
   last.server.close(1001, 'going away')
   await client
   t.same(last.frames, [`m${WRITTEN_AT_ONCE}`])
+})
+
+t.test('a delivery wider than HELD_FAN_OUT_AT_MOST is written at once, and after what a socket holds', async t => {
+  const pairs = await socketPairs(t, WRITTEN_AT_ONCE + 2)
+  const [held, wide] = pairs.slice(WRITTEN_AT_ONCE) as [Pair, Pair]
+  await nextTurn()
+  pairs.forEach((pair, i) => writeFrame(pair.server, textFrame(`m${i}`), 1))
+  const fanOut = HELD_FAN_OUT_AT_MOST + 1
+  const wideFrame = textFrame('wide')
+  writeFrame(wide.server, wideFrame, fanOut)
+  t.equal(wide.tcp.writableCorked, 1, 'held by its earlier frame')
+  wide.tcp.uncork() // as the end of the turn would
+  t.equal(wide.tcp.writableLength, 0)
+  writeFrame(wide.server, wideFrame, fanOut)
+  t.equal(wide.tcp.writableCorked, 0, 'not held again by the wide delivery')
+  t.equal(wide.tcp.writableLength, 0, 'handed to the kernel at once, late in a busy turn')
+  writeFrame(held.server, wideFrame, fanOut)
+  t.equal(held.tcp.writableCorked, 1, 'a held socket stays held')
+  await received(pairs, 1)
+  await received([held, wide], 2)
+  t.same(held.frames, [`m${WRITTEN_AT_ONCE}`, 'wide'], 'in order')
+  t.same(wide.frames, [`m${WRITTEN_AT_ONCE + 1}`, 'wide', 'wide'])
 })
