@@ -4,7 +4,7 @@ import { WebSocket } from 'ws'
 import { CLOSE, type CloseCode } from './close-codes.js'
 import type { OutgoingMessage } from './message.js'
 import type { FrameFormat } from './schemas/ws.js'
-import { writeFrame } from './ws-frame.js'
+import { releaseIfHeld, writeFrame } from './ws-frame.js'
 
 const noop = (): void => {}
 
@@ -124,7 +124,7 @@ export class ConnectionManager {
       if (socket.readyState !== WebSocket.OPEN) continue
       const frame = message.frame(connection.format)
       // Checked before writing, so a frame counted as written is one the socket will really flush.
-      if (socket.bufferedAmount + frame.length > this.#maxBufferedBytes) {
+      if (this.#wouldOverflow(socket, frame)) {
         this.close(connection, CLOSE.slowConsumer)
         this.#onSlowConsumer(connection)
         continue
@@ -134,6 +134,13 @@ export class ConnectionManager {
     }
     this.framesWritten += written
     return written
+  }
+
+  /** True when the socket's unread bytes and this frame pass maxBufferedBytes; bytes held for the turn's end are
+   * handed to the kernel first, since the peer has not had the chance to read them. */
+  #wouldOverflow (socket: WebSocket, frame: Buffer): boolean {
+    const fits = (): boolean => socket.bufferedAmount + frame.length <= this.#maxBufferedBytes
+    return !fits() && !(releaseIfHeld(socket) && fits())
   }
 }
 

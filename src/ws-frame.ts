@@ -74,6 +74,18 @@ function holdIfBusy (tcp: Socket): void {
 }
 
 /**
+ * Hands what a held socket holds to the kernel now; false if it held nothing. Held bytes count in ws's
+ * bufferedAmount, but they are this turn's frames, not ones the peer left unread: the slow-consumer check releases
+ * them before it decides, so it sees what it would have seen had every frame been written at once.
+ */
+export function releaseIfHeld (socket: WebSocket): boolean {
+  const tcp = (socket as unknown as WithSocket)._socket
+  if (tcp.writableCorked === 0) return false
+  tcp.uncork()
+  return true
+}
+
+/**
  * Writes a frame from textFrame() to an open WebSocket, as one of a delivery to `fanOut` connections. Safe next to
  * ws's own writes (pings, closes, the receive-only answer) because nothing here makes ws queue: no permessage-deflate
  * and no Blob payloads, so ws writes each of its frames synchronously, in call order, to this same socket; a held

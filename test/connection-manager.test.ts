@@ -122,6 +122,25 @@ t.test('a frame that would push a socket past maxBufferedBytes closes it with 10
   t.equal(withoutHook.connectionCount, 0)
 })
 
+t.test('frames held for the end of the turn are not unread: only a peer that stops reading is a slow consumer', async t => {
+  const [reader, stalled] = await socketPairs(t, 2) as [Pair, Pair]
+  const slowOnes: string[] = []
+  const manager = new ConnectionManager({ maxBufferedBytes: 64 * 1024, onSlowConsumer: c => slowOnes.push(c.id) })
+  manager.add(conn(reader, 'c1', 'alice'))
+  manager.add(conn(stalled, 'c2', 'bob'))
+  ;(stalled.client as unknown as { _socket: { pause: () => void } })._socket.pause()
+  await new Promise(resolve => setImmediate(resolve))
+  // One turn: 256 KiB to each, four times maxBufferedBytes, nearly all of it held after the turn's first frames.
+  const kib = 'k'.repeat(1024)
+  let toAlice = 0
+  for (let i = 0; i < 256; i++) toAlice += manager.send('alice', new OutgoingMessage('x', kib, { kind: 'direct', receiver: 'alice' }))
+  for (let i = 0; i < 256 * 64 && slowOnes.length === 0; i++) manager.send('bob', new OutgoingMessage('x', kib, { kind: 'direct', receiver: 'bob' }))
+  t.equal(toAlice, 256, 'a peer that reads takes every frame')
+  t.same(slowOnes, ['c2'], 'the stalled peer is closed once the kernel holds all it will')
+  while (reader.frames.length < 256) await new Promise(resolve => setTimeout(resolve, 5))
+  t.pass('and all 256 frames arrive')
+})
+
 t.test('a message received from another node reuses its JSON frame: encoded once per publish, cluster-wide', async t => {
   const sent = new OutgoingMessage('zed', 'héllo', { kind: 'topic', topic: 'news' })
   const wire = sent.encode('json')

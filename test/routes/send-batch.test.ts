@@ -53,3 +53,19 @@ t.test('a full batch of 1000 fits the default batch body limit; a bigger body is
   t.equal(full.status, 200)
   t.equal((full.body.results as unknown[]).length, 1000)
 })
+
+t.test('a full batch to one receiver who reads is all sent: frames held until the turn ends are not unread', async t => {
+  const server = await listen(t)
+  const alice = await connect(t, server, '/ws/alice')
+  // 1000 frames of about 1.1 KB: over MAX_BUFFERED_BYTES (1 MiB) if all were counted as unread at once.
+  const messages = Array.from({ length: 1000 }, (_, i) => ({ sender: 's', receiver: 'alice', message: `${i} `.padEnd(1000, 'x') }))
+  const res = await post(server, '/send-batch', { messages })
+  t.equal(res.status, 200)
+  const statuses = (res.body.results as Array<{ status: string }>).map(r => r.status)
+  t.same(statuses.filter(s => s !== 'sent'), [], 'every message sent')
+  for (let i = 0; i < 1000; i++) {
+    const frame = await alice.nextJson()
+    if (frame.message !== messages[i]?.message) return t.fail(`frame ${i} out of order`)
+  }
+  t.pass('all 1000 frames arrived in order')
+})
