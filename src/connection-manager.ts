@@ -136,11 +136,14 @@ export class ConnectionManager {
     return written
   }
 
-  /** True when the socket's unread bytes and this frame pass maxBufferedBytes; bytes held for the turn's end are
-   * handed to the kernel first, since the peer has not had the chance to read them. */
+  /**
+   * True when the socket's unread bytes and this frame pass maxBufferedBytes. Bytes held for the turn's end are
+   * handed to the kernel first: the peer has not had the chance to read them.
+   */
   #wouldOverflow (socket: WebSocket, frame: Buffer): boolean {
-    const fits = (): boolean => socket.bufferedAmount + frame.length <= this.#maxBufferedBytes
-    return !fits() && !(releaseIfHeld(socket) && fits())
+    const limit = this.#maxBufferedBytes - frame.length
+    if (socket.bufferedAmount <= limit) return false
+    return !releaseIfHeld(socket) || socket.bufferedAmount > limit
   }
 }
 
