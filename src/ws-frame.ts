@@ -75,8 +75,9 @@ function holdIfBusy (tcp: Socket): void {
 
 /**
  * Hands what a held socket holds to the kernel now; false if it held nothing. Held bytes count in ws's
- * bufferedAmount, but they are this turn's frames, not ones the peer left unread: the slow-consumer check releases
- * them before it decides, so it sees what it would have seen had every frame been written at once.
+ * bufferedAmount, but they are this turn's frames, not ones the peer left unread, so the slow-consumer check
+ * releases them before it decides. A kernel that takes only part of them leaves the rest counted until the write
+ * completes; writeFrame() keeps that part at most a high-water mark (16 KiB).
  */
 export function releaseIfHeld (socket: WebSocket): boolean {
   const tcp = (socket as unknown as WithSocket)._socket
@@ -88,12 +89,15 @@ export function releaseIfHeld (socket: WebSocket): boolean {
 /**
  * Writes a frame from textFrame() to an open WebSocket, as one of a delivery to `fanOut` connections. Safe next to
  * ws's own writes (pings, closes, the receive-only answer) because nothing here makes ws queue: no permessage-deflate
- * and no Blob payloads, so ws writes each of its frames synchronously, in call order, to this same socket; a held
- * socket keeps that order, and ws's close (socket.end) releases it early. ws's bufferedAmount counts held bytes too,
- * so the slow-consumer check sees them.
+ * and no Blob payloads, so ws writes each of its frames synchronously, in call order, to this same socket. A held
+ * socket keeps that order: a close frame is held behind the frames before it, and socket.end() (after the close
+ * handshake, or when the peer hangs up) releases everything. A socket holding its high-water mark (16 KiB) or more
+ * is released at once: that much is one efficient write already, and bufferedAmount, which counts held bytes, stays
+ * close to what the peer has left unread.
  */
 export function writeFrame (socket: WebSocket, frame: Buffer, fanOut: number): void {
   const tcp = (socket as unknown as WithSocket)._socket
   if (fanOut <= HELD_FAN_OUT_AT_MOST) holdIfBusy(tcp)
   tcp.write(frame)
+  if (tcp.writableCorked > 0 && tcp.writableLength >= tcp.writableHighWaterMark) tcp.uncork()
 }

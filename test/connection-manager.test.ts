@@ -125,12 +125,12 @@ t.test('a frame that would push a socket past maxBufferedBytes closes it with 10
 t.test('frames held for the end of the turn are not unread: only a peer that stops reading is a slow consumer', async t => {
   const [reader, stalled] = await socketPairs(t, 2) as [Pair, Pair]
   const slowOnes: string[] = []
-  const manager = new ConnectionManager({ maxBufferedBytes: 64 * 1024, onSlowConsumer: c => slowOnes.push(c.id) })
+  const manager = new ConnectionManager({ maxBufferedBytes: 4 * 1024, onSlowConsumer: c => slowOnes.push(c.id) })
   manager.add(conn(reader, 'c1', 'alice'))
   manager.add(conn(stalled, 'c2', 'bob'))
   ;(stalled.client as unknown as { _socket: { pause: () => void } })._socket.pause()
   await new Promise(resolve => setImmediate(resolve))
-  // One turn: 256 KiB to each, four times maxBufferedBytes, nearly all of it held after the turn's first frames.
+  // One turn: 256 KiB to each, 64 times maxBufferedBytes, which is itself below what a socket may hold (16 KiB).
   const kib = 'k'.repeat(1024)
   let toAlice = 0
   for (let i = 0; i < 256; i++) toAlice += manager.send('alice', new OutgoingMessage('x', kib, { kind: 'direct', receiver: 'alice' }))

@@ -112,3 +112,20 @@ t.test('a delivery wider than HELD_FAN_OUT_AT_MOST is written at once, and after
   t.same(held.frames, [`m${WRITTEN_AT_ONCE}`, 'wide'], 'in order')
   t.same(wide.frames, [`m${WRITTEN_AT_ONCE + 1}`, 'wide', 'wide'])
 })
+
+t.test('a socket holding its high-water mark is released at once, mid-turn, and held again for later frames', async t => {
+  const pairs = await socketPairs(t, WRITTEN_AT_ONCE + 1)
+  const last = pairs[WRITTEN_AT_ONCE] as Pair
+  await nextTurn()
+  for (const pair of pairs.slice(0, WRITTEN_AT_ONCE)) writeFrame(pair.server, textFrame('x'), 1)
+  const kib = textFrame('k'.repeat(1020))
+  const toMark = Math.ceil(last.tcp.writableHighWaterMark / kib.length)
+  for (let i = 0; i < toMark - 1; i++) writeFrame(last.server, kib, 1)
+  t.equal(last.tcp.writableCorked, 1, 'held below the mark')
+  writeFrame(last.server, kib, 1)
+  t.equal(last.tcp.writableCorked, 0, 'released on reaching it')
+  writeFrame(last.server, kib, 1)
+  t.equal(last.tcp.writableCorked, 1, 'held again')
+  await received([last], toMark + 1)
+  t.equal(last.frames.length, toMark + 1, 'every frame arrives')
+})
