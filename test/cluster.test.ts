@@ -4,7 +4,7 @@ import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { connect, listen, LogCapture, post, type Overrides, type Server } from './helper.js'
 import { startServer } from './process.js'
-import { RedisServer, redisMissing } from './redis-server.js'
+import { RedisServer, ephemeralPortsFrom, freePort, redisMissing } from './redis-server.js'
 
 const skip = redisMissing
 if (skip !== false) t.comment(skip)
@@ -20,6 +20,15 @@ const json = async (server: Server, path: string) => await (await fetch(server.u
 async function until (condition: () => Promise<boolean>): Promise<void> {
   while (!await condition()) await new Promise(resolve => setTimeout(resolve, 20))
 }
+
+t.test('test servers get ports below the ephemeral range, which no outgoing connection can take before a restart', async t => {
+  const below = ephemeralPortsFrom()
+  t.ok(below > 20_000, `ephemeral ports start at ${below}`)
+  for (let i = 0; i < 20; i++) {
+    const port = await freePort()
+    t.ok(port >= 20_000 && port < below, `${port}`)
+  }
+})
 
 t.test('direct, topic and broadcast messages cross nodes', { skip }, async t => {
   const { a, b } = await cluster(t)

@@ -1,6 +1,7 @@
 // Starts a real redis-server (Debian's binary) on a free loopback port, for the cluster tests.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { Test } from 'tap'
 
@@ -9,13 +10,34 @@ export const redisMissing: string | false = spawnSync('redis-server', ['--versio
   ? false
   : 'redis-server is not installed (apt-get install -y redis-server); cluster tests skipped'
 
-/** A port nothing listens on right now (bound, read, released). */
+/** The lowest port the kernel hands out as the source port of an outgoing connection. */
+export function ephemeralPortsFrom (): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+  } catch {
+    return 32768 // Linux's default, for a machine without /proc
+  }
+}
+
+/**
+ * A free port below the ephemeral range: one that no outgoing connection is ever given as its source port, so a
+ * server killed and restarted on it (the Redis restart tests) does not find it taken by a parallel test's client.
+ * Port 0 would hand out an ephemeral port, and that happened: "bind: Address already in use" on a restart.
+ */
 export async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  return port
+  const below = ephemeralPortsFrom()
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * (below - 20_000))
+    const server = createServer().listen(port, '127.0.0.1')
+    const bound = await new Promise<boolean>(resolve => {
+      server.once('listening', () => resolve(true))
+      server.once('error', () => resolve(false))
+    })
+    if (bound) {
+      await new Promise(resolve => server.close(resolve))
+      return port
+    }
+  }
 }
 
 export class RedisServer {
