@@ -1,42 +1,11 @@
 // The ConnectionManager alone: no Fastify, real ws sockets on both ends.
 import { once } from 'node:events'
-import t, { type Test } from 'tap'
-import WebSocket, { WebSocketServer } from 'ws'
+import t from 'tap'
+import WebSocket from 'ws'
 import { Connection, ConnectionManager } from '../src/connection-manager.js'
 import { OutgoingMessage } from '../src/message.js'
 import type { FrameFormat } from '../src/schemas/ws.js'
-
-interface Pair { server: WebSocket, client: WebSocket, frames: string[] }
-
-async function socketPairs (t: Test, count: number): Promise<Pair[]> {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
-  await once(wss, 'listening')
-  const { port } = wss.address() as { port: number }
-  const pairs: Pair[] = []
-  for (let i = 0; i < count; i++) {
-    const accepted = once(wss, 'connection')
-    const client = new WebSocket(`ws://127.0.0.1:${port}`)
-    const frames: string[] = []
-    client.on('message', (data: Buffer) => frames.push(data.toString()))
-    await once(client, 'open')
-    const [server] = await accepted as [WebSocket]
-    pairs.push({ server, client, frames })
-  }
-  t.teardown(() => {
-    for (const { client } of pairs) client.terminate()
-    wss.close()
-  })
-  return pairs
-}
-
-/** One round trip on every pair, so every frame written before it has arrived. */
-async function flush (pairs: Pair[]): Promise<void> {
-  await Promise.all(pairs.filter(p => p.client.readyState === WebSocket.OPEN).map(async ({ server, client }) => {
-    const pong = once(server, 'pong')
-    client.pong()
-    await pong
-  }))
-}
+import { delivered, socketPairs, type Pair } from './socket-pairs.js'
 
 const conn = (pair: Pair, id: string, userId: string, topics: string[] = [], format: FrameFormat = 'json') =>
   new Connection(id, userId, topics, format, pair.server)
@@ -80,7 +49,7 @@ t.test('send, publish and broadcast reach exactly their receivers and count them
   t.equal(manager.publish('empty', news), 0)
   const all = new OutgoingMessage('zed', 'to everyone', { kind: 'broadcast' })
   t.equal(manager.broadcast(all), 4)
-  await flush(pairs)
+  await delivered(pairs)
 
   const json = (m: OutgoingMessage) => m.encode('json').toString()
   t.same(a.frames, [json(direct), json(news), json(all)])
@@ -137,8 +106,8 @@ t.test('frames held for the end of the turn are not unread: only a peer that sto
   for (let i = 0; i < 256 * 64 && slowOnes.length === 0; i++) manager.send('bob', new OutgoingMessage('x', kib, { kind: 'direct', receiver: 'bob' }))
   t.equal(toAlice, 256, 'a peer that reads takes every frame')
   t.same(slowOnes, ['c2'], 'the stalled peer is closed once the kernel holds all it will')
-  while (reader.frames.length < 256) await new Promise(resolve => setTimeout(resolve, 5))
-  t.pass('and all 256 frames arrive')
+  await delivered([reader])
+  t.equal(reader.frames.length, 256, 'and all 256 frames arrive')
 })
 
 t.test('a message received from another node reuses its JSON frame: encoded once per publish, cluster-wide', async t => {

@@ -1,39 +1,8 @@
 // Frames and how they are written: real ws sockets on both ends, checked on the TCP socket and on the wire.
 import { once } from 'node:events'
-import type { Socket } from 'node:net'
-import t, { type Test } from 'tap'
-import WebSocket, { WebSocketServer } from 'ws'
+import t from 'tap'
 import { HELD_FAN_OUT_AT_MOST, WRITTEN_AT_ONCE, framePayload, textFrame, writeFrame } from '../src/ws-frame.js'
-
-interface Pair { server: WebSocket, tcp: Socket, frames: string[] }
-
-async function socketPairs (t: Test, count: number): Promise<Pair[]> {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
-  await once(wss, 'listening')
-  const { port } = wss.address() as { port: number }
-  const clients: WebSocket[] = []
-  const pairs: Pair[] = []
-  for (let i = 0; i < count; i++) {
-    const accepted = once(wss, 'connection')
-    const client = new WebSocket(`ws://127.0.0.1:${port}`)
-    const frames: string[] = []
-    client.on('message', (data: Buffer) => frames.push(data.toString()))
-    clients.push(client)
-    const [server] = await accepted as [WebSocket]
-    await once(client, 'open')
-    pairs.push({ server, tcp: (server as unknown as { _socket: Socket })._socket, frames })
-  }
-  t.teardown(() => {
-    for (const client of clients) client.terminate()
-    wss.close()
-  })
-  return pairs
-}
-
-/** Resolves when every pair's client holds this many frames. */
-async function received (pairs: Pair[], count: number): Promise<void> {
-  while (pairs.some(p => p.frames.length < count)) await new Promise(resolve => setTimeout(resolve, 5))
-}
+import { delivered, socketPairs, type Pair } from './socket-pairs.js'
 
 /** Starts a fresh event-loop turn's count: held sockets of earlier writes are released before this resolves. */
 const nextTurn = async (): Promise<void> => await new Promise(resolve => setImmediate(resolve))
@@ -61,7 +30,7 @@ t.test('the first frames of a turn go out at once; later ones are held until the
 
   await nextTurn()
   t.ok(pairs.every(p => p.tcp.writableCorked === 0 && p.tcp.writableLength === 0), 'released when the turn ends')
-  await received(pairs, 1)
+  await delivered(pairs)
   t.same(pairs.map(p => p.frames), pairs.map((_, i) => [`m${i}`]))
 })
 
@@ -73,9 +42,9 @@ t.test('a held socket keeps the order of its frames and of ws\'s own writes betw
   held.server.send('from ws') // ws's own write, while the socket is held
   writeFrame(held.server, textFrame('b1'), 1)
   t.equal(held.tcp.writableCorked, 1, 'held once, not once per frame')
-  await received([held], 3)
+  await delivered([held])
   t.same(held.frames, ['b0', 'from ws', 'b1'])
-  await received([first], WRITTEN_AT_ONCE)
+  await delivered([first])
   t.same(first.frames, ['a0', 'a1', 'a2', 'a3'])
 })
 
@@ -107,8 +76,7 @@ t.test('a delivery wider than HELD_FAN_OUT_AT_MOST is written at once, and after
   t.equal(wide.tcp.writableLength, 0, 'handed to the kernel at once, late in a busy turn')
   writeFrame(held.server, wideFrame, fanOut)
   t.equal(held.tcp.writableCorked, 1, 'a held socket stays held')
-  await received(pairs, 1)
-  await received([held, wide], 2)
+  await delivered(pairs)
   t.same(held.frames, [`m${WRITTEN_AT_ONCE}`, 'wide'], 'in order')
   t.same(wide.frames, [`m${WRITTEN_AT_ONCE + 1}`, 'wide', 'wide'])
 })
@@ -126,6 +94,6 @@ t.test('a socket holding its high-water mark is released at once, mid-turn, and 
   t.equal(last.tcp.writableCorked, 0, 'released on reaching it')
   writeFrame(last.server, kib, 1)
   t.equal(last.tcp.writableCorked, 1, 'held again')
-  await received([last], toMark + 1)
+  await delivered([last])
   t.equal(last.frames.length, toMark + 1, 'every frame arrives')
 })
