@@ -23,10 +23,10 @@ async function until (condition: () => Promise<boolean>): Promise<void> {
 
 t.test('test servers get ports below the ephemeral range, which no outgoing connection can take before a restart', async t => {
   const below = ephemeralPortsFrom()
-  t.ok(below > 20_000, `ephemeral ports start at ${below}`)
+  t.ok(below >= 1024, `ephemeral ports start at ${below}`)
   for (let i = 0; i < 20; i++) {
     const port = await freePort()
-    t.ok(port >= 20_000 && port < below, `${port}`)
+    t.ok(port >= below / 2 && port < below, `${port}`)
   }
 })
 

@@ -20,14 +20,15 @@ export function ephemeralPortsFrom (): number {
 }
 
 /**
- * A free port below the ephemeral range: one that no outgoing connection is ever given as its source port, so a
- * server killed and restarted on it (the Redis restart tests) does not find it taken by a parallel test's client.
- * Port 0 would hand out an ephemeral port, and that happened: "bind: Address already in use" on a restart.
+ * A free port below the ephemeral range (in its upper half, away from well-known ports): no outgoing connection is
+ * ever given one as its source port, so a server killed and restarted on it (the Redis restart tests) does not find
+ * it taken by a parallel test's client. Port 0 would hand out an ephemeral port, and that happened: "bind: Address
+ * already in use" on a restart.
  */
 export async function freePort (): Promise<number> {
   const below = ephemeralPortsFrom()
   for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * (below - 20_000))
+    const port = Math.floor(below / 2 + Math.random() * below / 2)
     const server = createServer().listen(port, '127.0.0.1')
     const bound = await new Promise<boolean>(resolve => {
       server.once('listening', () => resolve(true))
