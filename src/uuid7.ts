@@ -37,8 +37,12 @@ export function uuidv7 (now = Date.now(), state = shared): string {
     state.seq++
   }
   if (state.prefix === '') {
-    const hex = state.ms.toString(16).padStart(12, '0')
-    state.prefix = `${hex.slice(0, 8)}-${hex.slice(8)}-`
+    // The 48-bit millisecond as 12 hex digits from the byte table: toString(16), padStart and slices cost three times
+    // as much, paid on nearly every message at moderate rates (a new millisecond each).
+    const high = Math.floor(state.ms / 2 ** 32)
+    const low = state.ms >>> 0
+    state.prefix = hex(high >>> 8) + hex(high & 0xff) + hex(low >>> 24) + hex(low >>> 16 & 0xff) + '-' +
+      hex(low >>> 8 & 0xff) + hex(low & 0xff) + '-'
   }
   const seq = state.seq
   return state.prefix +
@@ -51,14 +55,21 @@ export function uuidv7 (now = Date.now(), state = shared): string {
 const byte = (i: number): number => pool[i] as number
 const hex = (b: number): string => HEX[b] as string
 
-let isoMs = -1
-let iso = ''
+/** '000' to '999': the millisecond part of an ISO-8601 time. */
+const MILLIS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'))
+let isoSecond = -1
+let isoPrefix = ''
 
-/** The current time as ISO-8601 UTC, formatted once per millisecond however many messages share it. */
+/**
+ * The current time as ISO-8601 UTC, as Date#toISOString writes it. The text up to the seconds is formatted once per
+ * second and the milliseconds come from a table: at moderate rates nearly every message has a millisecond of its
+ * own, and a Date and its toISOString() per message were about 0.45 µs of it.
+ */
 export function isoNow (now = Date.now()): string {
-  if (now !== isoMs) {
-    isoMs = now
-    iso = new Date(now).toISOString()
+  const second = Math.floor(now / 1000)
+  if (second !== isoSecond) {
+    isoSecond = second
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20)
   }
-  return iso
+  return isoPrefix + (MILLIS[now - second * 1000] as string) + 'Z'
 }

@@ -34,9 +34,23 @@ t.test('UUIDv7: a clock that steps back keeps counting up; a full counter borrow
   t.equal(c.slice(14, 23), '7000-8000', 'the counter bits start again at zero')
 })
 
-t.test('isoNow: ISO-8601 UTC, made once per millisecond', async t => {
+t.test('UUIDv7: the timestamp is the millisecond for any 48-bit time, short or past 32 bits', async t => {
+  for (const ms of [0, 1, 0xfff, 0xffffffff, 2 ** 32, 2 ** 32 + 1, Date.UTC(2026, 10, 22, 13, 2, 5, 999), 2 ** 48 - 1]) {
+    const state: Uuid7State = { ms: -Infinity, seq: 0, prefix: '' }
+    const id = uuidv7(ms, state)
+    t.match(id, V7, `${ms}`)
+    t.equal(id.slice(0, 13), ms.toString(16).padStart(12, '0').replace(/^(.{8})/, '$1-'), `${ms}: the first 48 bits`)
+  }
+})
+
+t.test('isoNow: ISO-8601 UTC, as Date#toISOString writes it', async t => {
   t.equal(isoNow(0), '1970-01-01T00:00:00.000Z')
   t.equal(isoNow(0), '1970-01-01T00:00:00.000Z')
   t.equal(isoNow(1), '1970-01-01T00:00:00.001Z')
   t.match(isoNow(), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+  // Across second, minute and day boundaries, forwards and back (a clock that steps back), and at random times.
+  const times = [999, 1000, 1001, 59_999, 60_000, 86_399_999, 86_400_000, 86_399_999, 1000, 999]
+  for (let i = 0; i < 2000; i++) times.push(Math.floor(Math.random() * Date.UTC(2200, 0, 1)))
+  const wrong = times.filter(ms => isoNow(ms) !== new Date(ms).toISOString())
+  t.same(wrong, [], 'the same text as Date#toISOString')
 })
