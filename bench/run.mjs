@@ -262,11 +262,16 @@ async function rateRound (name) {
     await paced(target, { rate: 2000, duration: 2 })
     await new Promise(resolve => setTimeout(resolve, 200))
     await receivers.reset()
+    // At this rate each request runs its whole path alone, with cold caches: the CPU it costs is what its frame waits
+    // for (bench/profiles/rate.md).
+    const cpu0 = cpuSplit(target.pids)
     const result = await paced(target, { rate: 2000, duration: RATE_DURATION })
+    const cpu1 = cpuSplit(target.pids)
     await new Promise(resolve => setTimeout(resolve, 500))
     const report = await receivers.report()
     await receivers.close()
-    return { rate: result.requests / result.seconds, non2xx: result.non2xx, errors: result.errors, lost: Math.max(0, result.sent - report.frames), p50: pct(report.histogram, 50), p99: pct(report.histogram, 99), p999: pct(report.histogram, 99.9), harnessStallMs: result.stallMs }
+    const cpuMicrosPerMessage = (cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) * 1e6 / result.requests
+    return { rate: result.requests / result.seconds, non2xx: result.non2xx, errors: result.errors, lost: Math.max(0, result.sent - report.frames), p50: pct(report.histogram, 50), p99: pct(report.histogram, 99), p999: pct(report.histogram, 99.9), cpuMicrosPerMessage, harnessStallMs: result.stallMs }
   } finally {
     await stopTarget(target)
   }
@@ -504,9 +509,9 @@ the second back to back and then idles, so "2,000/s" arrived as all 2,000 reques
 start of every second (591, 872 and 537 requests in consecutive 100 ms windows, then none), and the p99 it gave
 (about 10 ms for every target) was the queue of a full-speed burst.
 
-| target | achieved rate | lost | p50 (ms) | p99 (ms) | p99.9 (ms) |
-|---|---|---|---|---|---|
-${Object.entries(r.rate).map(([name, x]) => `| ${name} | ${f(x.rate)} | ${f(x.lost)} | ${f(x.p50, 2)} | ${r.rateRounds ? spread(summarize(r.rateRounds[name], 'p99'), 2) : f(x.p99, 2)} | ${f(x.p999, 2)} |`).join('\n')}
+| target | achieved rate | lost | p50 (ms) | p99 (ms) | p99.9 (ms) | server CPU per message (µs) |
+|---|---|---|---|---|---|---|
+${Object.entries(r.rate).map(([name, x]) => `| ${name} | ${f(x.rate)} | ${f(x.lost)} | ${f(x.p50, 2)} | ${r.rateRounds ? spread(summarize(r.rateRounds[name], 'p99'), 2) : f(x.p99, 2)} | ${f(x.p999, 2)} | ${r.rateRounds ? f(summarize(r.rateRounds[name], 'cpuMicrosPerMessage').median, 1) : '—'} |`).join('\n')}
 
 ## 3. Idle connections (15,000 receivers)
 
