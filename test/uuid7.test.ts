@@ -45,7 +45,6 @@ t.test('UUIDv7: the timestamp is the millisecond for any 48-bit time, short or p
 
 t.test('isoNow: ISO-8601 UTC, as Date#toISOString writes it', async t => {
   t.equal(isoNow(0), '1970-01-01T00:00:00.000Z')
-  t.equal(isoNow(0), '1970-01-01T00:00:00.000Z')
   t.equal(isoNow(1), '1970-01-01T00:00:00.001Z')
   t.match(isoNow(), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
   // Across second, minute and day boundaries, forwards and back (a clock that steps back), and at random times.
