@@ -32,6 +32,11 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: config.bodyLimit,
+    // A client that never finishes its request gets a 408 instead of holding a socket for as long as it likes.
+    // Node checks every 30 s by default, which would let a short timeout run far over, and it swaps the two timeouts
+    // when the headers' (60 s) is the longer, so that is capped too.
+    requestTimeout: config.requestTimeoutMs,
+    http: { connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs), headersTimeout: Math.min(60_000, config.requestTimeoutMs) },
     // Request lines would cost every send a log write; connects, closes and offline skips are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
     schemaErrorFormatter: formatValidationError,

@@ -21,6 +21,8 @@ export interface Config {
   heartbeatIntervalMs: number
   maxBufferedBytes: number
   shutdownTimeoutMs: number
+  /** The longest a client may take to send a whole request, headers and body (408 after it). */
+  requestTimeoutMs: number
   /** Publisher keys for the POST routes; empty means publishing is open. */
   apiKeys: string[]
   /** HS256 secret for receiver tokens; null means receiving is open. */
@@ -62,6 +64,7 @@ export const defaultConfig: Readonly<Config> = Object.freeze({
   heartbeatIntervalMs: 30_000,
   maxBufferedBytes: 1024 * 1024,
   shutdownTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
   apiKeys: [],
   jwtSecret: null,
   rateLimitPerMinute: 0,
@@ -90,6 +93,7 @@ const EnvSchema = Type.Partial(Type.Object({
   HEARTBEAT_INTERVAL_MS: positive(24 * 3600 * 1000),
   MAX_BUFFERED_BYTES: positive(1024 * 1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: positive(10 * 60 * 1000),
+  REQUEST_TIMEOUT_MS: positive(60 * 60 * 1000),
   NODE_ENV: Type.String(),
   AUTH: Type.Unsafe<'on' | 'off'>({ type: 'string', enum: ['on', 'off'] }),
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }),
@@ -176,7 +180,8 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
     maxConnectionsPerUser: parsed.MAX_CONNECTIONS_PER_USER ?? defaultConfig.maxConnectionsPerUser,
     heartbeatIntervalMs: parsed.HEARTBEAT_INTERVAL_MS ?? defaultConfig.heartbeatIntervalMs,
     maxBufferedBytes: parsed.MAX_BUFFERED_BYTES ?? defaultConfig.maxBufferedBytes,
-    shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS ?? defaultConfig.shutdownTimeoutMs
+    shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS ?? defaultConfig.shutdownTimeoutMs,
+    requestTimeoutMs: parsed.REQUEST_TIMEOUT_MS ?? defaultConfig.requestTimeoutMs
   }
 }
 
