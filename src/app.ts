@@ -7,6 +7,7 @@ import type { Config } from './config.js'
 import auth from './plugins/auth.js'
 import connections from './plugins/connections.js'
 import errorHandler from './plugins/error-handler.js'
+import jsonBody from './plugins/json-body.js'
 import loadShedding from './plugins/load-shedding.js'
 import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
@@ -51,6 +52,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   }).withTypeProvider<TypeBoxTypeProvider>()
   // JSON only: Fastify's built-in text/plain parser would turn a plain-text body into a confusing 400 instead of a 415.
   app.removeContentTypeParser('text/plain')
+  await app.register(jsonBody)
   // Every answer names its request, so a client can quote it and an operator can grep for it. Set before any other
   // hook can answer (CORS preflights, load shedding, auth); Fastify keeps it on error answers too.
   // Callback-style hooks on every request: no promise per request on the send path.

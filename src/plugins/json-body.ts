@@ -1,0 +1,38 @@
+// JSON request bodies: Fastify's own parser, after a check that the bytes are UTF-8. Fastify decodes a body as UTF-8
+// and quietly turns every invalid byte into U+FFFD, so a Latin-1 "café" would be pushed altered yet answered "sent".
+// RFC 8259 allows JSON only in UTF-8, so anything else is a malformed request (400), as an invalid UTF-8 frame is on
+// the WebSocket (1007).
+import { isUtf8 } from 'node:buffer'
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { httpError } from './error-handler.js'
+
+export const NOT_UTF8_MESSAGE = 'the body is not valid UTF-8 (JSON must be UTF-8, RFC 8259)'
+export const FORBIDDEN_KEY_MESSAGE = 'the body holds a "__proto__" or "constructor.prototype" key, which is refused'
+
+async function jsonBodyPlugin (app: FastifyInstance): Promise<void> {
+  // Fastify's defaults: such keys are refused, never stripped, so a poisoned body can never pass validation.
+  const parse = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    if (!isUtf8(body)) return done(httpError(400, NOT_UTF8_MESSAGE), undefined)
+    const text = body.toString()
+    parse(request, text, (err, parsed) => {
+      // Fastify's parser calls every failure "not valid JSON"; for these keys that would send the client hunting
+      // for a syntax error. Only failures pay for the second parse.
+      if (err !== null && isPlainJson(text)) return done(httpError(400, FORBIDDEN_KEY_MESSAGE), undefined)
+      done(err, parsed)
+    })
+  })
+}
+
+function isPlainJson (text: string): boolean {
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export default fp(jsonBodyPlugin, { name: 'json-body', fastify: '5.x' })

@@ -1,0 +1,48 @@
+// Request bodies are JSON in UTF-8 (RFC 8259): anything else is a malformed request, never a silently altered message.
+import { request } from 'node:http'
+import t from 'tap'
+import { connect, listen, post, type Server } from '../helper.js'
+
+/** POSTs raw bytes (fetch would re-encode a string), resolving with the status and parsed JSON answer. */
+async function postBytes (server: Server, path: string, bytes: Buffer): Promise<{ status: number, body: Record<string, unknown> }> {
+  return await new Promise((resolve, reject) => {
+    const req = request(server.url + path, { method: 'POST', headers: { 'content-type': 'application/json' } }, res => {
+      let text = ''
+      res.on('data', (chunk: Buffer) => { text += chunk.toString() })
+      res.on('end', () => resolve({ status: res.statusCode as number, body: JSON.parse(text) as Record<string, unknown> }))
+    })
+    req.on('error', reject)
+    req.end(bytes)
+  })
+}
+
+t.test('a body that is not valid UTF-8 is a 400, and nothing is pushed', async t => {
+  const server = await listen(t)
+  const bob = await connect(t, server, '/ws/bob')
+  // "café" in Latin-1 (0xE9) and a stray 0xFF: used to reach bob as "caf\uFFFD \uFFFD".
+  const latin1 = Buffer.concat([Buffer.from('{"sender":"x","receiver":"bob","message":"caf'), Buffer.from([0xe9, 0x20, 0xff]), Buffer.from('"}')])
+  const res = await postBytes(server, '/send-message', latin1)
+  t.equal(res.status, 400)
+  t.same(res.body, { statusCode: 400, error: 'Bad Request', message: 'the body is not valid UTF-8 (JSON must be UTF-8, RFC 8259)' })
+  // A truncated multi-byte sequence, in a batch.
+  const cut = Buffer.concat([Buffer.from('{"messages":[{"sender":"x","receiver":"bob","message":"'), Buffer.from('€').subarray(0, 2), Buffer.from('"}]}')])
+  t.equal((await postBytes(server, '/send-batch', cut)).status, 400)
+  // Valid UTF-8 still goes through untouched, and is the first frame bob sees.
+  const ok = await postBytes(server, '/send-message', Buffer.from('{"sender":"x","receiver":"bob","message":"café 🎉"}'))
+  t.equal(ok.status, 200)
+  t.match(await bob.nextJson(), { message: 'café 🎉' })
+})
+
+t.test('a forbidden __proto__ or constructor.prototype key is named as such, not called invalid JSON', async t => {
+  const server = await listen(t)
+  for (const body of [
+    '{"sender":"a","receiver":"b","message":"x","__proto__":{"admin":true}}',
+    '{"sender":"a","receiver":"b","message":"x","constructor":{"prototype":{}}}'
+  ]) {
+    const res = await post(server, '/send-message', body)
+    t.equal(res.status, 400)
+    t.equal(res.body.message, 'the body holds a "__proto__" or "constructor.prototype" key, which is refused')
+  }
+  t.equal((await post(server, '/send-message', '{"sender":')).body.message, "Body is not valid JSON but content-type is set to 'application/json'")
+  t.equal((await post(server, '/send-message', '')).status, 400, 'an empty body')
+})
