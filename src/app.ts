@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import auth from './plugins/auth.js'
 import connections from './plugins/connections.js'
-import errorHandler from './plugins/error-handler.js'
+import errorHandler, { frameworkError } from './plugins/error-handler.js'
 import jsonBody from './plugins/json-body.js'
 import loadShedding from './plugins/load-shedding.js'
 import metrics from './plugins/metrics.js'
@@ -38,6 +38,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     // when the headers' (60 s) is the longer, so that is capped too.
     requestTimeout: config.requestTimeoutMs,
     http: { connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs), headersTimeout: Math.min(60_000, config.requestTimeoutMs) },
+    frameworkErrors: frameworkError,
     // Request lines would cost every send a log write; connects, closes and offline skips are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
     schemaErrorFormatter: formatValidationError,

@@ -2,7 +2,7 @@
 // 4xx messages tell the client what to fix, 5xx are generic and logged in full.
 import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 /** An error that the error handler answers with this status and, for a 4xx, this message. */
 export function httpError (statusCode: number, message: string): Error & { statusCode: number, expose: true } {
@@ -18,6 +18,20 @@ function clientMessage (err: FastifyError, contentType: string | undefined): str
     return `Content-Type must be application/json (got ${contentType === undefined ? 'none' : JSON.stringify(contentType)})`
   }
   return err.message
+}
+
+/**
+ * Fastify's `frameworkErrors`: a URL it cannot decode (a broken %-escape, a path segment over its length limit)
+ * is answered before any hook or the error handler runs, and Fastify's own answer has another shape and no request
+ * id. This gives it both.
+ */
+export function frameworkError (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const path = request.url.split('?', 1)[0] as string
+  const statusCode = err.statusCode ?? 400
+  const message = err.code === 'FST_ERR_BAD_URL'
+    ? `'${path}' is not a valid URL: every % must begin a percent-encoded UTF-8 byte, such as %20 or %C3%A9`
+    : err.message
+  reply.header('x-request-id', request.id).code(statusCode).send(errorBody(statusCode, message))
 }
 
 async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {

@@ -2,6 +2,7 @@ import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { defaultConfig } from '../../src/config.js'
 import { errorBody } from '../../src/plugins/error-handler.js'
+import { listen } from '../helper.js'
 
 t.test('errorBody names the status, with a generic name for unnamed codes', async t => {
   t.same(errorBody(429, 'slow down'), { statusCode: 429, error: 'Too Many Requests', message: 'slow down' })
@@ -13,4 +14,17 @@ t.test('buildApp without options gives a ready, non-listening app', async t => {
   t.teardown(() => app.close())
   t.equal((await app.inject('/health')).statusCode, 200)
   t.equal(app.server.listening, false, 'ready, not listening')
+})
+
+t.test('a URL with a broken percent-escape gets the usual JSON error and its request id', async t => {
+  const server = await listen(t)
+  const res = await fetch(`${server.url}/presence/%ZZ`, { headers: { 'x-request-id': 'trace-7' } })
+  t.equal(res.status, 400)
+  t.equal(res.headers.get('x-request-id'), 'trace-7')
+  t.match(res.headers.get('content-type'), /^application\/json; charset=utf-8/)
+  t.same(await res.json(), { statusCode: 400, error: 'Bad Request', message: "'/presence/%ZZ' is not a valid URL: every % must begin a percent-encoded UTF-8 byte, such as %20 or %C3%A9" })
+  // The same for an invalid UTF-8 escape, on a route of every kind.
+  const ws = await fetch(`${server.url}/ws/%FF`)
+  t.equal(ws.status, 400)
+  t.match(await ws.json(), { statusCode: 400, error: 'Bad Request' })
 })
