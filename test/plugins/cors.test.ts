@@ -30,3 +30,17 @@ t.test('with ALLOWED_ORIGINS only the listed origins are allowed', async t => {
   const denied = await preflight(server.url, 'https://evil.example.com')
   t.equal(denied.headers.get('access-control-allow-origin'), null)
 })
+
+t.test('a page on another origin can read the request id, Retry-After and the rate-limit headers', async t => {
+  const server = await listen(t, { rateLimitPerMinute: 100 })
+  const res = await fetch(`${server.url}/send-message`, {
+    method: 'POST',
+    headers: { origin: 'https://page.example.com', 'content-type': 'application/json' },
+    body: JSON.stringify({ sender: 'a', receiver: 'b', message: 'hi' })
+  })
+  const exposed = (res.headers.get('access-control-expose-headers') ?? '').toLowerCase().split(/,\s*/)
+  for (const name of ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) {
+    t.ok(exposed.includes(name), `${name} is exposed`)
+    if (name !== 'retry-after') t.not(res.headers.get(name), null, `${name} is sent`)
+  }
+})
