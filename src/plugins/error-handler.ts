@@ -27,7 +27,8 @@ function clientMessage (err: FastifyError, contentType: string | undefined): str
  */
 export function frameworkError (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const path = request.url.split('?', 1)[0] as string
-  const statusCode = err.statusCode ?? 400
+  // Every framework error carries its status: 400 for a bad escape, 414 for a segment over maxParamLength.
+  const statusCode = err.statusCode as number
   const message = err.code === 'FST_ERR_BAD_URL'
     ? `'${path}' is not a valid URL: every % must begin a percent-encoded UTF-8 byte, such as %20 or %C3%A9`
     : err.message

@@ -27,4 +27,9 @@ t.test('a URL with a broken percent-escape gets the usual JSON error and its req
   const ws = await fetch(`${server.url}/ws/%FF`)
   t.equal(ws.status, 400)
   t.match(await ws.json(), { statusCode: 400, error: 'Bad Request' })
+  // A path segment over Fastify's maxParamLength (100): no user id is that long.
+  const long = await fetch(`${server.url}/presence/${'a'.repeat(101)}`)
+  t.equal(long.status, 414)
+  t.not(long.headers.get('x-request-id'), null)
+  t.match(await long.json(), { statusCode: 414, error: 'URI Too Long', message: /exceeding the max param length/ })
 })
