@@ -146,6 +146,37 @@ t.test('Redis killed and restarted: 503s within 1 s while down, sockets stay ope
   t.equal(alice.frames.length, 1, 'nothing was delivered while Redis was down')
 })
 
+t.test('Redis that stops answering: a timed-out send says it may still arrive, /ready goes 503, and later sends fail fast, never delivered', { skip }, async t => {
+  // Regression: every send was answered "nothing was sent" after the 800 ms timeout, /ready stayed 200 and
+  // pushwire_redis_up 1, and once Redis resumed it delivered every one of them, so a sender that retried got doubles.
+  const { redis, a, b } = await cluster(t)
+  const alice = await connect(t, b, '/ws/alice')
+  const send = async (message: string) => await post(a, '/send-message', { sender: 'x', receiver: 'alice', message })
+  redis.pause()
+  t.teardown(() => redis.resume())
+  const inDoubt = await send('in doubt')
+  t.same([inDoubt.status, inDoubt.body.message], [503, 'Redis did not answer in time: the message may still be delivered when it recovers, so a retry may deliver it twice'])
+  const ready = await fetch(`${a.url}/ready`)
+  t.same([ready.status, await ready.json()], [503, { statusCode: 503, error: 'Service Unavailable', message: 'not ready: Redis is unavailable' }])
+  t.match(await (await fetch(`${a.url}/metrics`)).text(), /^pushwire_redis_up 0$/m)
+  const started = Date.now()
+  const never = await send('never')
+  t.same([never.status, never.body.message], [503, 'Redis is unavailable: nothing was sent; retry shortly'])
+  t.ok(Date.now() - started < 700, 'answered without waiting for the command timeout')
+  const presence = await fetch(`${a.url}/presence/alice`)
+  t.same([presence.status, (await presence.json() as { message: string }).message], [503, 'Redis is unavailable; retry shortly'], 'a read says nothing of sending')
+  // Long enough for a heartbeat (every 500 ms here) to time out as well: the node stays stalled, and says so once.
+  await new Promise(resolve => setTimeout(resolve, 1500))
+
+  redis.resume()
+  await until(async () => (await fetch(`${a.url}/ready`)).status === 200)
+  const after = await send('after')
+  t.equal(after.body.status, 'sent')
+  const seen: string[] = []
+  while (seen.at(-1) !== 'after') seen.push((await alice.nextJson()).message as string)
+  t.notOk(seen.includes('never'), `delivered: ${seen.join(', ')}`)
+})
+
 t.test('a node killed with SIGKILL: others keep serving, its presence expires, its receivers reconnect elsewhere', { skip }, async t => {
   const { redis, a } = await cluster(t)
   const nodeTtlMs = 2000

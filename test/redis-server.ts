@@ -69,6 +69,12 @@ export class RedisServer {
     })
   }
 
+  /** SIGSTOP: the server keeps its connections open but answers nothing, as in a long stall or a frozen host. */
+  pause (): void { this.#process?.kill('SIGSTOP') }
+
+  /** SIGCONT after pause(): it reads and runs everything sent to it meanwhile. */
+  resume (): void { this.#process?.kill('SIGCONT') }
+
   /** SIGKILL: the server vanishes mid-whatever, as in a crash. */
   async kill (): Promise<void> {
     const child = this.#process

@@ -9,6 +9,13 @@ import { httpError } from '../plugins/error-handler.js'
 import type { Fanout, Lease, Stats } from './fanout.js'
 import { CONNECTION_SCRIPT, HEARTBEAT_SCRIPT, KEYS, LEAVE_SCRIPT, SYNC_SCRIPT } from './presence-scripts.js'
 
+const NOT_SENT = 'Redis is unavailable: nothing was sent; retry shortly'
+const IN_DOUBT = 'Redis did not answer in time: the message may still be delivered when it recovers, so a retry may deliver it twice'
+const UNAVAILABLE = 'Redis is unavailable; retry shortly'
+
+/** ioredis's rejection when commandTimeout passes: the command was written, and Redis may still run it. */
+const isTimeout = (err: unknown): boolean => (err as Error).message === 'Command timed out'
+
 const USER = 'pw:u:'
 const TOPIC = 'pw:t:'
 const ALL = 'pw:all'
@@ -48,6 +55,12 @@ export class RedisFanout implements Fanout {
   /** Set when a presence write failed: the next heartbeat rewrites this node's whole share. */
   #dirty = false
   #closing = false
+  /**
+   * Set when a command timed out on a connection that is still open (a Redis that stopped answering), cleared by the
+   * next heartbeat that gets an answer. Meanwhile the node is not ready and sends fail at once, so nothing more is
+   * written that a resuming Redis would deliver after the sender was told it failed.
+   */
+  #stalled = false
 
   constructor (private readonly connections: ConnectionManager, options: RedisFanoutOptions) {
     this.#options = options
@@ -82,7 +95,7 @@ export class RedisFanout implements Fanout {
   }
 
   get ready (): boolean {
-    return !this.#closing && this.#pub.status === 'ready' && this.#sub.status === 'ready'
+    return !this.#closing && !this.#stalled && this.#pub.status === 'ready' && this.#sub.status === 'ready'
   }
 
   /** Resolves once both connections are ready, or after `timeoutMs` (the node then starts not ready). */
@@ -99,11 +112,11 @@ export class RedisFanout implements Fanout {
     const pipeline = this.#pub.pipeline()
     for (const [userId, message] of messages) pipeline.publish(USER + userId, message.encode('json'))
     const started = process.hrtime.bigint()
-    const replies = await this.#command(pipeline.exec())
+    const replies = await this.#command(() => pipeline.exec(), 'send')
     this.#options.onPublished(Number(process.hrtime.bigint() - started) / 1e9)
     // A pipeline resolves even when a command inside it failed; any failure fails the whole batch.
     return (replies as Array<[Error | null, number]>).map(([err, nodes]) => {
-      if (err !== null) throw httpError(503, 'Redis is unavailable: nothing was sent; retry shortly')
+      if (err !== null) throw httpError(503, NOT_SENT)
       return nodes
     })
   }
@@ -112,16 +125,16 @@ export class RedisFanout implements Fanout {
 
   async presence (userId: string): Promise<number> {
     // Number(null) is 0: a user nobody holds has no field.
-    return Number(await this.#command(this.#pub.hget(KEYS.presence, userId)))
+    return Number(await this.#command(() => this.#pub.hget(KEYS.presence, userId), 'read'))
   }
 
   async stats (): Promise<Stats> {
-    const [users, connections, topics, nodes] = await this.#command(Promise.all([
+    const [users, connections, topics, nodes] = await this.#command(() => Promise.all([
       this.#pub.hlen(KEYS.presence),
       this.#pub.get(KEYS.connections),
       this.#pub.hlen(KEYS.topics),
       this.#pub.zcard(KEYS.nodes)
-    ]))
+    ]), 'read')
     return { users, connections: Number(connections), topics, node: this.#options.nodeId, nodes }
   }
 
@@ -148,10 +161,10 @@ export class RedisFanout implements Fanout {
       }
     }
     try {
-      await this.#command(Promise.all([
+      await this.#command(() => Promise.all([
         ...channels.map(channel => (this.#subscriptions.get(channel) as Subscription).live),
         this.#pub.pwConnection(this.#options.nodeId, 1, userId, ...topics)
-      ]))
+      ]), 'read')
     } catch (err) {
       released = true
       this.#drop(channels)
@@ -172,19 +185,30 @@ export class RedisFanout implements Fanout {
 
   async #publish (channel: string, message: OutgoingMessage): Promise<number> {
     const started = process.hrtime.bigint()
-    const nodes = await this.#command(this.#pub.publish(channel, message.encode('json')))
+    const nodes = await this.#command(() => this.#pub.publish(channel, message.encode('json')), 'send')
     this.#options.onPublished(Number(process.hrtime.bigint() - started) / 1e9)
     return nodes
   }
 
-  /** Runs Redis work; any failure (down, timed out) becomes a 503 that says nothing was delivered. */
-  async #command<T> (work: Promise<T>): Promise<T> {
+  /**
+   * Runs Redis work, unless Redis has stopped answering; any failure becomes a 503 that says what became of a send.
+   * With the connection down nothing was written (no offline queue), but a timed-out command was, and may still run.
+   */
+  async #command<T> (work: () => Promise<T>, kind: 'send' | 'read'): Promise<T> {
+    if (this.#stalled) throw httpError(503, kind === 'send' ? NOT_SENT : UNAVAILABLE)
     try {
-      return await work
+      return await work()
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'redis command failed')
-      throw httpError(503, 'Redis is unavailable: nothing was sent; retry shortly')
+      if (isTimeout(err)) this.#stall()
+      throw httpError(503, kind === 'read' ? UNAVAILABLE : isTimeout(err) ? IN_DOUBT : NOT_SENT)
     }
+  }
+
+  #stall (): void {
+    if (this.#stalled) return
+    this.#stalled = true
+    this.#log.error('redis stopped answering; /ready answers 503 and sends fail until a heartbeat gets through')
   }
 
   #drop (channels: readonly string[]): void {
@@ -229,9 +253,13 @@ export class RedisFanout implements Fanout {
     const { nodeId, nodeTtlMs } = this.#options
     const now = Date.now()
     this.#pub.pwHeartbeat(nodeId, now, now - Math.floor(nodeTtlMs / 2)).then(([wasMissing, reaped]) => {
+      if (this.#stalled) {
+        this.#stalled = false
+        this.#log.info('redis answering again')
+      }
       if (reaped > 0) this.#log.warn({ reaped }, 'reaped silent nodes from presence')
       if (wasMissing === 1 || this.#dirty) this.#sync()
-    }, () => {})
+    }, (err: unknown) => { if (isTimeout(err)) this.#stall() })
   }
 
   /** Rewrites this node's whole share of presence from the channels it holds. */
