@@ -145,6 +145,9 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
     const got = variable === 'REDIS_URL' ? '' : ` (got ${JSON.stringify(data[variable])})`
     throw new ConfigError(variable, `${PATTERN_HINTS[variable] ?? describe(issue)}${got}`)
   }
+  checkDecimal(data)
+  // The prefix alone let "redis://:pw@host:abc" through to ioredis, whose stack trace then printed the password.
+  if (parsed.REDIS_URL !== undefined && !URL.canParse(parsed.REDIS_URL)) throw new ConfigError('REDIS_URL', PATTERN_HINTS.REDIS_URL as string)
   const production = parsed.NODE_ENV === 'production'
   const auth = parsed.AUTH === 'off' ? { apiKeys: [], jwtSecret: null } : readSecrets(env)
   const allowedOrigins = parseOrigins(parsed.ALLOWED_ORIGINS)
@@ -185,6 +188,14 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
   }
 }
 
+/** ajv coerces as Number() does, so "0x10DE", "4.3e3" and "0b101" would pass as integers: only decimal digits do. */
+function checkDecimal (data: Record<string, string>): void {
+  for (const [name, value] of Object.entries(data)) {
+    const { type } = EnvSchema.properties[name as keyof Env]
+    if (type === 'integer' && !/^\d+$/.test(value)) throw new ConfigError(name, `must be integer (got ${JSON.stringify(value)})`)
+  }
+}
+
 function describe (issue: AjvIssue): string {
   const allowed = issue.params.allowedValues as string[] | undefined
   return allowed === undefined ? String(issue.message) : `must be one of ${allowed.join(', ')}`
@@ -208,6 +219,7 @@ function readSecrets (env: NodeJS.ProcessEnv): Pick<Config, 'apiKeys' | 'jwtSecr
 function parseOrigins (value: string | undefined): AllowedOrigins {
   if (value === undefined || value === '*') return '*'
   const origins = value.split(',').map(o => o.trim()).filter(o => o !== '')
+  if (origins.length === 0) throw new ConfigError('ALLOWED_ORIGINS', `must be * or a comma-separated list of origins like https://app.example.com (got ${JSON.stringify(value)})`)
   for (const origin of origins) {
     if (!isOrigin(origin)) {
       throw new ConfigError('ALLOWED_ORIGINS', `must be * or a comma-separated list of origins like https://app.example.com (got ${JSON.stringify(origin)})`)

@@ -69,12 +69,18 @@ t.test('bad values throw a ConfigError naming the variable', async t => {
     [{ REQUEST_TIMEOUT_MS: '0' }, 'REQUEST_TIMEOUT_MS'],
     [{ ALLOWED_ORIGINS: 'https://a.example.com/path' }, 'ALLOWED_ORIGINS'],
     [{ ALLOWED_ORIGINS: 'ftp://a.example.com' }, 'ALLOWED_ORIGINS'],
+    [{ ALLOWED_ORIGINS: 'app.example.com' }, 'ALLOWED_ORIGINS'],
     [{ NODE_ID: 'has space' }, 'NODE_ID'],
     [{ NODE_TTL_MS: '10' }, 'NODE_TTL_MS']
   ]
   for (const [env, variable] of cases) {
     t.throws(() => loadConfig(env), { name: 'ConfigError', variable, message: new RegExp(`^invalid configuration: ${variable} `) }, variable)
   }
+  // ajv would take these as numbers, as Number() does: 4318, 4300 and 4302.
+  for (const port of ['0x10DE', '4.3e3', '0b1000011001110', '-0']) {
+    t.throws(() => loadConfig({ PORT: port }), { variable: 'PORT', message: `invalid configuration: PORT must be integer (got ${JSON.stringify(port)})` }, port)
+  }
+  t.throws(() => loadConfig({ ALLOWED_ORIGINS: ' , ' }), { variable: 'ALLOWED_ORIGINS', message: /list of origins/ }, 'a list with no origin in it')
   const err = new ConfigError('X', 'is wrong')
   t.equal(err.message, 'invalid configuration: X is wrong')
 })
@@ -105,6 +111,13 @@ t.test('production refuses to start without API_KEYS, JWT_SECRET and ALLOWED_ORI
   t.same([open.apiKeys, open.jwtSecret, open.allowedOrigins], [[], null, '*'])
   t.same(loadConfig({ ...production, AUTH: 'off' }).apiKeys, [], 'AUTH=off ignores the secrets')
   t.throws(() => loadConfig({ AUTH: 'maybe' }), { variable: 'AUTH', message: /must be one of on, off/ })
+})
+
+t.test('a REDIS_URL that is not a URL is refused in one line that never echoes it (it may hold a password)', async t => {
+  for (const url of ['redis://:S3cretPW@127.0.0.1:abc', 'redis://:S3cretPW@127.0.0.1:99999', 'redis://:S3cretPW@[::1']) {
+    t.throws(() => loadConfig({ REDIS_URL: url }), { variable: 'REDIS_URL', message: 'invalid configuration: REDIS_URL must be a redis:// or rediss:// URL' }, url)
+  }
+  t.equal(loadConfig({ REDIS_URL: 'rediss://default:pw@[::1]:6380/2' }).redisUrl, 'rediss://default:pw@[::1]:6380/2')
 })
 
 t.test('weak secrets are refused, and never echoed', async t => {
