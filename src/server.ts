@@ -13,7 +13,7 @@ try {
   process.exit(1)
 }
 
-const app = await buildApp(config, { logger: loggerOptions(config, process.stdout.isTTY) })
+const app = await buildApp(config, { logger: loggerOptions(config, process.stdout.isTTY) }).catch(failToStart)
 
 closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'shutting down after an unexpected error')
@@ -21,4 +21,21 @@ closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
   await app.close()
 })
 
-await app.listen({ port: config.port, host: config.host })
+await app.listen({ port: config.port, host: config.host }).catch(failToStart)
+
+/**
+ * A port or host that cannot be listened on is a setting to fix, said in one line like a bad variable, naming it
+ * where the error says which.
+ */
+function failToStart (err: NodeJS.ErrnoException & { port?: number }): never {
+  const port = err.port === config.metricsPort ? 'METRICS_PORT' : 'PORT'
+  const reasons: Record<string, string> = {
+    EADDRINUSE: `${port} ${String(err.port)} is already in use on ${config.host}`,
+    EACCES: `${port} ${String(err.port)} needs more privileges (ports below 1024 do)`,
+    EADDRNOTAVAIL: `HOST ${JSON.stringify(config.host)} is not an address of this machine`,
+    ENOTFOUND: `HOST ${JSON.stringify(config.host)} does not resolve to an address`,
+    EAI_AGAIN: `HOST ${JSON.stringify(config.host)} does not resolve to an address`
+  }
+  process.stderr.write(`cannot start: ${reasons[String(err.code)] ?? err.message}\n`)
+  process.exit(1)
+}

@@ -1,5 +1,6 @@
 // The real process: start-up, configuration errors, and graceful shutdown on SIGTERM and SIGINT.
 import { once } from 'node:events'
+import { createServer, type AddressInfo } from 'node:net'
 import t from 'tap'
 import WebSocket from 'ws'
 import { spawnServer, startServer } from './process.js'
@@ -36,6 +37,31 @@ t.test('a bad setting stops start-up with one line naming the variable', async t
     [{ ALLOWED_ORIGINS: 'example.com' }, /^invalid configuration: ALLOWED_ORIGINS must be \* or a comma-separated list of origins/],
     [{ NODE_ENV: 'production' }, /^invalid configuration: API_KEYS, JWT_SECRET, ALLOWED_ORIGINS must be set when NODE_ENV=production .* or set AUTH=off to run open deliberately$/],
     [{ JWT_SECRET: 'too-short' }, /^invalid configuration: JWT_SECRET is shorter than 32 bytes/]
+  ]
+  for (const [env, expected] of cases) {
+    const proc = spawnServer(env)
+    t.equal(await proc.exited, 1, `${JSON.stringify(env)} exits 1`)
+    const lines = proc.stderr().trim().split('\n')
+    t.equal(lines.length, 1, 'exactly one line')
+    t.match(lines[0], expected)
+    t.notMatch(proc.stderr(), /\s+at /, 'no stack trace')
+  }
+})
+
+t.test('a port or host it cannot listen on stops start-up with one line naming the variable', async t => {
+  // Regression: these printed a JSON log line with a stack trace, and a METRICS_PORT in use left the node serving
+  // without metrics.
+  const taken = createServer().listen(0, '127.0.0.1')
+  await once(taken, 'listening')
+  t.teardown(() => taken.close())
+  const port = String((taken.address() as AddressInfo).port)
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ PORT: port }, new RegExp(`^cannot start: PORT ${port} is already in use on 127\\.0\\.0\\.1$`)],
+    [{ METRICS_PORT: port }, new RegExp(`^cannot start: METRICS_PORT ${port} is already in use on 127\\.0\\.0\\.1$`)],
+    [{ HOST: 'no-such-host.invalid' }, /^cannot start: HOST "no-such-host\.invalid" does not resolve to an address$/],
+    [{ HOST: '192.0.2.1' }, /^cannot start: HOST "192\.0\.2\.1" is not an address of this machine$/],
+    // Any other failure still takes one line, with the system's own words: a link-local address needs a scope id.
+    [{ HOST: 'fe80::1' }, /^cannot start: listen EINVAL: invalid argument fe80::1/]
   ]
   for (const [env, expected] of cases) {
     const proc = spawnServer(env)

@@ -202,7 +202,9 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
   side.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await scrape()))
   side.setNotFoundHandler((_request, reply) => { reply.code(404).send(errorBody(404, 'only /metrics is served here')) })
   const port = opts.port
-  app.addHook('onListen', async () => { await side.listen({ port, host: opts.host }) })
+  // Bound when the app is ready, not in onListen: Fastify only logs an onListen hook's error, and a port already in
+  // use left the node serving with no metrics at all. This way start-up fails and says so.
+  app.addHook('onReady', async () => { await side.listen({ port, host: opts.host }) })
   app.addHook('onClose', async () => { await side.close() })
 }
 
