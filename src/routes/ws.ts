@@ -1,5 +1,7 @@
 // GET /ws/:userId: the receive-only push channel. @fastify/websocket is registered inside this
 // plugin only, so its per-request hooks never run on the send routes.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import websocket from '@fastify/websocket'
 import type { FastifyBaseLogger, FastifyReply } from 'fastify'
@@ -34,6 +36,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 /** Sockets pinged per slice of a heartbeat sweep: about a millisecond of writes at a time. */
 const HEARTBEAT_SLICE = 64
 const RECEIVE_ONLY_FRAME = Buffer.from(JSON.stringify({ type: 'error', message: RECEIVE_ONLY_ERROR }))
+/** Error frames stop while the client has more than this unread. */
+const RECEIVE_ONLY_UNREAD_LIMIT = 16 * 1024
 
 export interface WsRouteOptions {
   allowedOrigins: AllowedOrigins
@@ -58,6 +62,14 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
     },
     preClose: (done) => { closeAll().then(() => done(), done) }
   })
+  // @fastify/websocket closes a refused upgrade's socket from a hook on this plugin's routes only. An upgrade request
+  // answered anywhere else (a 404, /health, the 503 while shutting down) kept its socket for good: detached from the
+  // HTTP server, nobody read the client's hang-up, and shutdown waited on it. Closed once its answer is out; this
+  // listener runs after @fastify/websocket's, which gave the socket that answer's ServerResponse. A completed
+  // upgrade never finishes its ServerResponse (the handler detaches it), so its socket is left alone.
+  app.server.on('upgrade', (_request: IncomingMessage, socket: Socket) => {
+    ;(socket as Socket & { _httpMessage: ServerResponse })._httpMessage.once('finish', () => socket.destroy())
+  })
 
   await app.register(upgradeGuard, opts)
   app.decorateRequest('topics', null)
@@ -70,7 +82,9 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
     Connection.of(this).isAlive = true
   }
   const onMessage = guard(log, (connection: Connection) => {
-    connection.socket.send(RECEIVE_ONLY_FRAME, { binary: false })
+    // Not once the client has left this much unread: one that sends without reading would otherwise have the server
+    // queue a reply for every frame, about twelve times what it sent, with no bound.
+    if (connection.socket.bufferedAmount <= RECEIVE_ONLY_UNREAD_LIMIT) connection.socket.send(RECEIVE_ONLY_FRAME, { binary: false })
   })
   // ws closes a socket that broke the protocol itself (1009 for an oversized frame) and then reports it here.
   function onError (this: WebSocket, err: Error & { code?: string }): void {

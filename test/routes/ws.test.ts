@@ -1,5 +1,6 @@
 // GET /ws/:userId against a real listening server with real ws clients.
 import { once } from 'node:events'
+import { connect as tcpConnect } from 'node:net'
 import t from 'tap'
 import WebSocket from 'ws'
 import { guard } from '../../src/routes/ws.js'
@@ -100,6 +101,22 @@ t.test('the channel is receive-only: a client frame gets an error frame back', a
   alice.ws.send('hello?')
   t.same(await alice.nextJson(), { type: 'error', message: 'receive-only: send with POST /send-message' })
   t.equal(alice.ws.readyState, WebSocket.OPEN)
+})
+
+t.test('a client that sends frames but never reads gets at most 16 KiB of error frames queued', async t => {
+  // Regression: every client frame was answered, with nothing to bound them, so a client sending 6-byte frames
+  // without reading made the server queue about 12 times as much, past MAX_BUFFERED_BYTES, unchecked.
+  const server = await listen(t)
+  const alice = await connect(t, server, '/ws/alice')
+  ;(alice.ws as unknown as { _socket: { pause: () => void } })._socket.pause()
+  const frames = 150_000
+  for (let i = 0; i < frames; i++) alice.ws.send('')
+  const [connection] = [...server.app.connections.connections()] as [Connection]
+  const tcp = (connection.socket as unknown as { _socket: { bytesRead: number } })._socket
+  // Each empty masked frame is 6 bytes on the wire: wait until the server has read every one.
+  await waitUntil(() => tcp.bytesRead >= frames * 6)
+  t.ok(connection.socket.bufferedAmount <= 16 * 1024 + 100, `${connection.socket.bufferedAmount} bytes queued`)
+  t.equal(server.app.connections.connectionsOf('alice'), 1, 'still connected: it broke no rule')
 })
 
 t.test('a client frame over 4 KiB closes the connection with 1009 and unregisters it', async t => {
@@ -214,6 +231,34 @@ t.test('connects, closes and offline skips are logged with ids, never the messag
   t.match(logs.find('ws connected'), { userId: 'alice', connId: String })
   t.match(logs.find('ws closed'), { userId: 'alice', code: 1000 })
   t.notOk(logs.raw.some(line => line.includes('launch code')), 'message text never logged')
+})
+
+t.test('an upgrade request answered by another route, or while shutting down, has its socket closed after the answer', async t => {
+  // Regression: @fastify/websocket closes an upgrade's socket only on its own routes, so an upgrade to /nope, /health
+  // or POST /ws/x was answered and then left open in CLOSE-WAIT for good, and kept shutdown from finishing.
+  const server = await listen(t)
+  const { port } = new URL(server.url)
+  const upgrade = async (method: string, path: string): Promise<string> => {
+    const socket = tcpConnect(Number(port), '127.0.0.1')
+    t.teardown(() => socket.destroy())
+    let answer = ''
+    socket.on('data', (chunk: Buffer) => { answer += chunk.toString() })
+    socket.write(`${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
+    // The server, not the client, ends it: the client never hangs up here.
+    await once(socket, 'close')
+    return answer.split('\r\n')[0] as string
+  }
+  t.equal(await upgrade('GET', '/nope'), 'HTTP/1.1 404 Not Found')
+  t.equal(await upgrade('GET', '/health'), 'HTTP/1.1 200 OK')
+  t.equal(await upgrade('POST', '/ws/bob'), 'HTTP/1.1 404 Not Found')
+
+  // A client that never reads its 1001 holds shutdown for the 2 s grace; an upgrade in that time gets a 503.
+  const stuck = await connect(t, server, '/ws/stuck')
+  ;(stuck.ws as unknown as { _socket: { pause: () => void } })._socket.pause()
+  const closing = server.app.close()
+  await waitUntil(() => server.app.connections.connectionCount === 0)
+  t.equal(await upgrade('GET', '/ws/late'), 'HTTP/1.1 503 Service Unavailable')
+  await closing
 })
 
 t.test('the HEAD request that Fastify adds for the ws route is a 426 too', async t => {
