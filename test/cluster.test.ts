@@ -2,6 +2,9 @@
 import { once } from 'node:events'
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
+import { buildApp } from '../src/app.js'
+import { defaultConfig } from '../src/config.js'
+import { loggerOptions } from '../src/logger.js'
 import { connect, listen, LogCapture, post, type Overrides, type Server } from './helper.js'
 import { startServer } from './process.js'
 import { RedisServer, ephemeralPortsFrom, freePort, redisMissing } from './redis-server.js'
@@ -225,13 +228,32 @@ t.test('a node that starts before Redis serves as not ready, then joins once Red
   await redis.kill()
   const logs = new LogCapture()
   const a = await listen(t, { redisUrl: redis.url, nodeId: 'early', nodeTtlMs: 2000 }, logs)
-  t.match(logs.find('redis not reachable yet; /ready answers 503 until it is'), { node: 'early' })
+  t.ok(logs.find('redis not reachable yet; /ready answers 503 until it is'))
   t.equal((await fetch(`${a.url}/ready`)).status, 503)
   await redis.restart()
   await until(async () => (await fetch(`${a.url}/ready`)).status === 200)
   const alice = await connect(t, a, '/ws/alice')
   t.equal((await post(a, '/send-message', { sender: 'x', receiver: 'alice', message: 'joined' })).body.status, 'sent')
   t.equal((await alice.nextJson()).message, 'joined')
+})
+
+t.test('a wrong Redis password is logged as such, once, and no log line repeats a key', { skip }, async t => {
+  // Regression: ioredis's WRONGPASS was swallowed, so the log said only "not reachable", as for a Redis that is down;
+  // and in cluster mode the node id was bound in every line and added again to two of them ("node" twice).
+  const redis = await RedisServer.start(t, ['--requirepass', 'right-password-1'])
+  const logs = new LogCapture()
+  const config = { ...defaultConfig, redisUrl: `redis://:wrong-password-2@127.0.0.1:${redis.port}`, nodeId: 'node-w', shedEventLoopDelayMs: 0 }
+  const app = await buildApp(config, { logger: { ...loggerOptions(config, false), stream: logs } })
+  t.teardown(() => app.close())
+  t.equal((await app.inject('/ready')).statusCode, 503)
+  const errors = logs.lines.filter(line => line.msg === 'redis error')
+  t.ok(errors.length >= 1 && errors.every(line => /WRONGPASS/.test(String(line.err))), JSON.stringify(errors))
+  t.equal(new Set(errors.map(line => `${String(line.role)} ${String(line.err)}`)).size, errors.length, 'each reason once per connection')
+  t.notMatch(logs.raw.join('\n'), /wrong-password-2/, 'the password is never logged')
+  for (const raw of logs.raw) {
+    const keys = [...raw.matchAll(/"([^"]+)":/g)].map(match => match[1])
+    t.equal(new Set(keys).size, keys.length, raw)
+  }
 })
 
 t.test('a foreign message on a pushwire channel is logged and dropped; the node keeps delivering', { skip }, async t => {

@@ -44,12 +44,13 @@ export async function freePort (): Promise<number> {
 export class RedisServer {
   #process: ChildProcess | undefined
 
-  private constructor (readonly port: number) {}
+  private constructor (readonly port: number, private readonly args: string[]) {}
 
   get url (): string { return `redis://127.0.0.1:${this.port}` }
 
-  static async start (t: Test): Promise<RedisServer> {
-    const server = new RedisServer(await freePort())
+  /** `args` are added to redis-server's command line, e.g. ['--requirepass', 'pw']. */
+  static async start (t: Test, args: string[] = []): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), args)
     await server.restart()
     t.teardown(() => server.kill())
     return server
@@ -57,7 +58,7 @@ export class RedisServer {
 
   /** (Re)starts the server on the same port, empty, as after a crash with persistence off. */
   async restart (): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.args], { stdio: ['ignore', 'pipe', 'inherit'] })
     this.#process = child
     let out = ''
     await new Promise<void>((resolve, reject) => {

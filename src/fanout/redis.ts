@@ -277,15 +277,23 @@ export class RedisFanout implements Fanout {
 
   #watch (client: Redis, role: string): void {
     let up = false
+    let lastError = ''
     client.on('ready', () => {
       up = true
+      lastError = ''
       this.#log.info({ role }, 'redis connected')
     })
     client.on('close', () => {
       if (up && !this.#closing) this.#log.error({ role }, 'redis connection lost; reconnecting')
       up = false
     })
-    // ioredis reports every failed reconnect as an error; the close above already said it once.
-    client.on('error', () => {})
+    // ioredis reports every failed reconnect as an error. Each reason is logged once until the next connect, so a
+    // wrong password (WRONGPASS, NOAUTH) is told apart from a Redis that is down without a line per retry. The
+    // messages name the host and port at most, never the URL's password.
+    client.on('error', (err: Error) => {
+      if (err.message === lastError || this.#closing) return
+      lastError = err.message
+      this.#log.error({ role, err: err.message }, 'redis error')
+    })
   }
 }

@@ -45,8 +45,9 @@ async function connectionsPlugin (app: FastifyInstance, opts: ConnectionsOptions
   app.decorate('fanout', fanout)
   app.addHook('onClose', async () => { await fanout.close() })
   // Start serving even if Redis is not up yet: /ready says 503 until it is, and ioredis keeps trying.
-  if (!await fanout.started(3000)) app.log.error({ node: opts.nodeId }, 'redis not reachable yet; /ready answers 503 until it is')
-  else app.log.info({ node: opts.nodeId }, 'cluster mode: sharing receivers through redis')
+  // (The node id is in every log line already: logger.ts binds it in cluster mode.)
+  if (!await fanout.started(3000)) app.log.error('redis not reachable yet; /ready answers 503 until it is')
+  else app.log.info('cluster mode: sharing receivers through redis')
 }
 
 export default fp(connectionsPlugin, { name: 'connections', fastify: '5.x' })
