@@ -180,6 +180,34 @@ t.test('Redis that stops answering: a timed-out send says it may still arrive, /
   t.notOk(seen.includes('never'), `delivered: ${seen.join(', ')}`)
 })
 
+/** Reads /presence of a user at a node every 50 ms for `ms`, and returns every answer that said offline. */
+async function presenceGaps (node: Server, userId: string, ms: number): Promise<number> {
+  let gaps = 0
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    if ((await json(node, `/presence/${userId}`)).online !== true) gaps++
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  return gaps
+}
+
+t.test('presence holds steady when nodes have different NODE_TTL_MS or clocks that disagree', { skip }, async t => {
+  // Regression: a node scored its heartbeat with its own clock and reaped others by its own TTL, so a node with a
+  // longer NODE_TTL_MS, or a clock 3 s behind, was reaped between its beats and its users flapped offline.
+  const redis = await RedisServer.start(t)
+  const a = await listen(t, { redisUrl: redis.url, nodeId: 'short-ttl', nodeTtlMs: 1000 })
+  const b = await listen(t, { redisUrl: redis.url, nodeId: 'long-ttl', nodeTtlMs: 8000 })
+  await connect(t, b, '/ws/alice')
+  t.equal(await presenceGaps(a, 'alice', 3000), 0, 'a user on the long-TTL node, seen from the short-TTL one')
+
+  const behind = 'data:text/javascript,' + encodeURIComponent('const now = Date.now; Date.now = () => now() - 3000')
+  const c = await startServer({ REDIS_URL: redis.url, NODE_ID: 'clock-behind', NODE_TTL_MS: '2000', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${behind}` })
+  t.teardown(() => { c.child.kill('SIGKILL') })
+  const bob = new WebSocket(`${c.wsUrl}/ws/bob`)
+  t.teardown(() => bob.terminate())
+  await once(bob, 'open')
+  t.equal(await presenceGaps(a, 'bob', 3000), 0, 'a user on a node whose clock is 3 s behind')
+})
+
 t.test('a node killed with SIGKILL: others keep serving, its presence expires, its receivers reconnect elsewhere', { skip }, async t => {
   const { redis, a } = await cluster(t)
   const nodeTtlMs = 2000

@@ -2,13 +2,22 @@
 //   pushwire:presence            hash  userId -> open connections in the cluster
 //   pushwire:topics              hash  topic  -> connections holding it
 //   pushwire:connections         int   open connections in the cluster
-//   pushwire:nodes               zset  nodeId -> last heartbeat (ms)
+//   pushwire:node-deadlines      zset  nodeId -> when it is reaped unless it beats again (ms, Redis's clock)
 //   pushwire:node:<id>:users     hash  that node's share of pushwire:presence (its ledger)
 //   pushwire:node:<id>:topics    hash  that node's share of pushwire:topics
-// A node that stops beating is reaped by the others: its ledger is subtracted and deleted.
+// A node that stops beating is reaped by the others: its ledger is subtracted and deleted. Each node sets its own
+// deadline by its own NODE_TTL_MS, on Redis's clock, so nodes with other TTLs or clocks that disagree never reap a
+// live one. (The key was pushwire:nodes, holding each node's last beat by its own clock; it was renamed so a node of
+// that version and one of this never read each other's scores.)
 
 const PRELUDE = `
 local P = 'pushwire:'
+local NODES = P .. 'node-deadlines'
+-- Milliseconds on Redis's clock, the one clock every node shares.
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local function add(global, ledger, field, delta)
   if redis.call('HINCRBY', ledger, field, delta) <= 0 then redis.call('HDEL', ledger, field) end
   if redis.call('HINCRBY', global, field, delta) <= 0 then redis.call('HDEL', global, field) end
@@ -31,7 +40,7 @@ local function reap(node)
   end
   if total > 0 then addConnections(-total) end
   redis.call('DEL', base .. ':users', base .. ':topics')
-  redis.call('ZREM', P .. 'nodes', node)
+  redis.call('ZREM', NODES, node)
 end
 `
 
@@ -46,19 +55,22 @@ addConnections(delta)
 return 1
 `
 
-/** ARGV: node, now, deadBefore. Beats for this node, reaps nodes silent since deadBefore; returns {wasMissing, reaped}. */
+/**
+ * ARGV: node, silentMs. Reaps the nodes past their deadline, then moves this node's to silentMs from now; returns
+ * {wasMissing, reaped}.
+ */
 export const HEARTBEAT_SCRIPT = PRELUDE + `
-local node, now, deadBefore = ARGV[1], ARGV[2], ARGV[3]
+local node, silent, t = ARGV[1], tonumber(ARGV[2]), now()
 local reaped = 0
-for _, other in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', '(' .. deadBefore)) do
+for _, other in ipairs(redis.call('ZRANGEBYSCORE', NODES, '-inf', '(' .. t)) do
   if other ~= node then reap(other); reaped = reaped + 1 end
 end
-return { redis.call('ZADD', P .. 'nodes', now, node), reaped }
+return { redis.call('ZADD', NODES, t + silent, node), reaped }
 `
 
-/** ARGV: node, now, userCount, (user, n)…, (topic, n)…: replaces this node's whole share with the given state. */
+/** ARGV: node, silentMs, userCount, (user, n)…, (topic, n)…: replaces this node's whole share with the given state. */
 export const SYNC_SCRIPT = PRELUDE + `
-local node, now, userPairs = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local node, silent, userPairs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local base = P .. 'node:' .. node
 reap(node)
 local total = 0
@@ -68,7 +80,7 @@ for i = 4, 3 + userPairs * 2, 2 do
 end
 for i = 4 + userPairs * 2, #ARGV, 2 do add(P .. 'topics', base .. ':topics', ARGV[i], tonumber(ARGV[i + 1])) end
 if total > 0 then addConnections(total) end
-redis.call('ZADD', P .. 'nodes', now, node)
+redis.call('ZADD', NODES, now() + silent, node)
 return total
 `
 
@@ -82,5 +94,5 @@ export const KEYS = {
   presence: 'pushwire:presence',
   topics: 'pushwire:topics',
   connections: 'pushwire:connections',
-  nodes: 'pushwire:nodes'
+  nodes: 'pushwire:node-deadlines'
 }

@@ -94,6 +94,9 @@ export class RedisFanout implements Fanout {
     this.#heartbeat = setInterval(() => { this.#beat() }, Math.max(50, Math.floor(options.nodeTtlMs / 4)))
   }
 
+  /** How long this node may go without a heartbeat before the others reap it: half its TTL, two missed beats. */
+  get #silentMs (): number { return Math.floor(this.#options.nodeTtlMs / 2) }
+
   get ready (): boolean {
     return !this.#closing && !this.#stalled && this.#pub.status === 'ready' && this.#sub.status === 'ready'
   }
@@ -250,9 +253,8 @@ export class RedisFanout implements Fanout {
 
   #beat (): void {
     if (this.#closing || this.#pub.status !== 'ready') return
-    const { nodeId, nodeTtlMs } = this.#options
-    const now = Date.now()
-    this.#pub.pwHeartbeat(nodeId, now, now - Math.floor(nodeTtlMs / 2)).then(([wasMissing, reaped]) => {
+    const { nodeId } = this.#options
+    this.#pub.pwHeartbeat(nodeId, this.#silentMs).then(([wasMissing, reaped]) => {
       if (this.#stalled) {
         this.#stalled = false
         this.#log.info('redis answering again')
@@ -271,7 +273,7 @@ export class RedisFanout implements Fanout {
       if (channel.startsWith(USER)) users.push(channel.slice(USER.length), holders)
       else if (channel.startsWith(TOPIC)) topics.push(channel.slice(TOPIC.length), holders)
     }
-    this.#pub.pwSync(this.#options.nodeId, Date.now(), users.length / 2, ...users, ...topics)
+    this.#pub.pwSync(this.#options.nodeId, this.#silentMs, users.length / 2, ...users, ...topics)
       .then(total => this.#log.info({ connections: total }, 'presence synced to redis'), () => { this.#dirty = true })
   }
 
