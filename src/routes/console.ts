@@ -44,6 +44,8 @@ const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opts) => {
   })
   app.get('/assets/console.css', { schema: { hide: true } }, async (_request, reply) =>
     await reply.type('text/css; charset=utf-8').send(CONSOLE_CSS))
+  // Browsers ask for it on every page load; the console has no icon, and a 404 shows as an error in their console.
+  app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) => await reply.code(204).send())
   if (built) await app.register(fastifyStatic, { root: assetsDir, prefix: '/assets/', index: false, maxAge: 60_000 })
 }
 

@@ -46,6 +46,7 @@ t.test('GET / is the console page, locked to its own origin by its CSP', async t
     t.equal(res.statusCode, 404, escape)
     t.notMatch(res.body, 'outside the assets', escape)
   }
+  t.equal((await app.inject('/favicon.ico')).statusCode, 204, 'no icon, and no 404 in the browser console for it')
   const openapi = (await app.inject('/openapi.json')).json() as { paths: Record<string, unknown> }
   t.notOk('/' in openapi.paths, 'the page is not part of the API')
 })
