@@ -1,6 +1,6 @@
 // GET /ws/:userId: the receive-only push channel. @fastify/websocket is registered inside this
 // plugin only, so its per-request hooks never run on the send routes.
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import websocket from '@fastify/websocket'
@@ -125,6 +125,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       }
     },
     preHandler: async (request, reply) => {
+      if (request.ws) checkHandshake(request.headers, reply)
       const parsed = parseTopicList(request.query.topics)
       if ('error' in parsed) throw httpError(400, parsed.error)
       request.topics = parsed.topics
@@ -170,6 +171,19 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       }
     }
   })
+
+  /**
+   * What ws would refuse in plain text or HTML, refused here in JSON like every other error. Only version 13 (RFC
+   * 6455): ws also takes the draft version 8, whose browsers sent Sec-WebSocket-Origin, which the origin check does
+   * not read.
+   */
+  function checkHandshake (headers: IncomingHttpHeaders, reply: FastifyReply): void {
+    if (headers['sec-websocket-version'] !== '13') {
+      reply.header('sec-websocket-version', '13')
+      throw httpError(426, 'Sec-WebSocket-Version must be 13 (RFC 6455)')
+    }
+    if (!/^[+/0-9A-Za-z]{22}==$/.test(headers['sec-websocket-key'] ?? '')) throw httpError(400, 'Sec-WebSocket-Key must be 16 random bytes in base64 (RFC 6455)')
+  }
 
   function expire (connection: Connection): void {
     connections.close(connection, CLOSE.tokenExpired)

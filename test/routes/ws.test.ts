@@ -261,6 +261,31 @@ t.test('an upgrade request answered by another route, or while shutting down, ha
   await closing
 })
 
+t.test('a handshake ws would refuse in plain text is refused in JSON: Sec-WebSocket-Version other than 13, a bad key', async t => {
+  const server = await listen(t)
+  const { port } = new URL(server.url)
+  const handshake = async (headers: string): Promise<string> => {
+    const socket = tcpConnect(Number(port), '127.0.0.1')
+    t.teardown(() => socket.destroy())
+    let answer = ''
+    socket.on('data', (chunk: Buffer) => { answer += chunk.toString() })
+    socket.write(`GET /ws/alice HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n${headers}\r\n`)
+    await once(socket, 'close')
+    return answer
+  }
+  const key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+  for (const version of ['8', '12', 'abc', '']) {
+    const answer = await handshake(`${key}${version === '' ? '' : `Sec-WebSocket-Version: ${version}\r\n`}`)
+    t.match(answer, /^HTTP\/1\.1 426 Upgrade Required\r\n/, `version "${version}"`)
+    t.match(answer, /\r\nsec-websocket-version: 13\r\n/i)
+    t.match(answer, /\{"statusCode":426,"error":"Upgrade Required","message":"Sec-WebSocket-Version must be 13 \(RFC 6455\)"\}$/)
+  }
+  for (const bad of ['', 'Sec-WebSocket-Key: short\r\n']) {
+    const answer = await handshake(`${bad}Sec-WebSocket-Version: 13\r\n`)
+    t.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n[^]*application\/json[^]*"message":"Sec-WebSocket-Key must be 16 random bytes in base64 \(RFC 6455\)"\}$/, JSON.stringify(bad))
+  }
+})
+
 t.test('the HEAD request that Fastify adds for the ws route is a 426 too', async t => {
   const server = await listen(t)
   const res = await fetch(`${server.url}/ws/alice`, { method: 'HEAD' })
