@@ -178,6 +178,17 @@ t.test('Redis that stops answering: a timed-out send says it may still arrive, /
   const seen: string[] = []
   while (seen.at(-1) !== 'after') seen.push((await alice.nextJson()).message as string)
   t.notOk(seen.includes('never'), `delivered: ${seen.join(', ')}`)
+
+  // The same for a batch: ioredis resolves a pipeline with an error per command instead of rejecting it, and the
+  // batch used to answer "nothing was sent" and leave the node ready.
+  redis.pause()
+  const batch = await post(a, '/send-batch', { messages: [{ sender: 'x', receiver: 'alice', message: 'batch in doubt' }] })
+  t.same([batch.status, batch.body.message], [503, 'Redis did not answer in time: the message may still be delivered when it recovers, so a retry may deliver it twice'])
+  t.equal((await fetch(`${a.url}/ready`)).status, 503, 'not ready after a batch timed out either')
+  const neverBatch = await post(a, '/send-batch', { messages: [{ sender: 'x', receiver: 'alice', message: 'never' }] })
+  t.same([neverBatch.status, neverBatch.body.message], [503, 'Redis is unavailable: nothing was sent; retry shortly'])
+  redis.resume()
+  await until(async () => (await fetch(`${a.url}/ready`)).status === 200)
 })
 
 /** Reads /presence of a user at a node every 50 ms for `ms`, and returns every answer that said offline. */

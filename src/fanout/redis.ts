@@ -115,13 +115,17 @@ export class RedisFanout implements Fanout {
     const pipeline = this.#pub.pipeline()
     for (const [userId, message] of messages) pipeline.publish(USER + userId, message.encode('json'))
     const started = process.hrtime.bigint()
-    const replies = await this.#command(() => pipeline.exec(), 'send')
+    const replies = await this.#command(() => pipeline.exec(), 'send') as Array<[Error | null, number]>
+    // A pipeline resolves even when a command inside it failed (timed out too); any failure fails the whole batch.
+    const failed = replies.find(([err]) => err !== null)?.[0]
+    if (failed != null) {
+      this.#log.warn({ err: failed.message }, 'redis command failed')
+      if (!isTimeout(failed)) throw httpError(503, NOT_SENT)
+      this.#stall()
+      throw httpError(503, IN_DOUBT)
+    }
     this.#options.onPublished(Number(process.hrtime.bigint() - started) / 1e9)
-    // A pipeline resolves even when a command inside it failed; any failure fails the whole batch.
-    return (replies as Array<[Error | null, number]>).map(([err, nodes]) => {
-      if (err !== null) throw httpError(503, NOT_SENT)
-      return nodes
-    })
+    return replies.map(([, nodes]) => nodes)
   }
 
   broadcast (message: OutgoingMessage): Promise<number> { return this.#publish(ALL, message) }
