@@ -295,6 +295,28 @@ t.test('a wrong Redis password is logged as such, once, and no log line repeats 
   }
 })
 
+t.test('a node of the version before deadlines that died during an upgrade is reaped from presence after a minute', { skip }, async t => {
+  // Regression: those nodes kept their last beat under pushwire:nodes, which this version never read, so a share
+  // left behind by one killed mid-upgrade would have stayed in presence for good.
+  const redis = await RedisServer.start(t)
+  const { Redis } = await import('ioredis')
+  const old = new Redis(redis.url)
+  t.teardown(() => old.disconnect())
+  const [seconds] = await old.time()
+  const beats = { dead: (Number(seconds) - 61) * 1000, alive: Number(seconds) * 1000 }
+  for (const [node, lastBeat] of Object.entries(beats)) {
+    await old.zadd('pushwire:nodes', lastBeat, node)
+    await old.hset(`pushwire:node:${node}:users`, `user-on-${node}`, 1)
+    await old.hset('pushwire:presence', `user-on-${node}`, 1)
+  }
+  await old.set('pushwire:connections', 2)
+  const a = await listen(t, { redisUrl: redis.url, nodeId: 'new', nodeTtlMs: 1000 })
+  await until(async () => (await json(a, '/presence/user-on-dead')).online === false)
+  t.same(await json(a, '/presence/user-on-alive'), { userId: 'user-on-alive', online: true, connections: 1 }, 'a node that beat within the minute stays')
+  t.equal(await old.zscore('pushwire:nodes', 'dead'), null)
+  t.equal(await old.get('pushwire:connections'), '1')
+})
+
 t.test('a foreign message on a pushwire channel is logged and dropped; the node keeps delivering', { skip }, async t => {
   const logs = new LogCapture()
   const { redis, a } = await cluster(t, {}, logs)

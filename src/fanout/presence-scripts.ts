@@ -25,7 +25,7 @@ end
 local function addConnections(delta)
   if redis.call('INCRBY', P .. 'connections', delta) < 0 then redis.call('SET', P .. 'connections', 0) end
 end
-local function reap(node)
+local function reap(node, set)
   local base = P .. 'node:' .. node
   local users = redis.call('HGETALL', base .. ':users')
   local total = 0
@@ -40,7 +40,7 @@ local function reap(node)
   end
   if total > 0 then addConnections(-total) end
   redis.call('DEL', base .. ':users', base .. ':topics')
-  redis.call('ZREM', NODES, node)
+  redis.call('ZREM', set or NODES, node)
 end
 `
 
@@ -64,6 +64,11 @@ local node, silent, t = ARGV[1], tonumber(ARGV[2]), now()
 local reaped = 0
 for _, other in ipairs(redis.call('ZRANGEBYSCORE', NODES, '-inf', '(' .. t)) do
   if other ~= node then reap(other); reaped = reaped + 1 end
+end
+-- Nodes of the version before deadlines keep their last beat, by their own clock, under pushwire:nodes. One silent
+-- for a minute died during an upgrade; nothing else would ever take its share out of presence.
+for _, old in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', '(' .. (t - 60000))) do
+  reap(old, P .. 'nodes'); reaped = reaped + 1
 end
 return { redis.call('ZADD', NODES, t + silent, node), reaped }
 `
