@@ -146,6 +146,9 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(variable, `${PATTERN_HINTS[variable] ?? describe(issue)}${got}`)
   }
   checkDecimal(data)
+  if (parsed.METRICS_PORT !== undefined && parsed.METRICS_PORT === (parsed.PORT ?? defaultConfig.port)) {
+    throw new ConfigError('METRICS_PORT', `must differ from PORT (both ${parsed.METRICS_PORT})`)
+  }
   // The prefix alone let "redis://:pw@host:abc" through to ioredis, whose stack trace then printed the password.
   if (parsed.REDIS_URL !== undefined && !URL.canParse(parsed.REDIS_URL)) throw new ConfigError('REDIS_URL', PATTERN_HINTS.REDIS_URL as string)
   const production = parsed.NODE_ENV === 'production'

@@ -81,6 +81,7 @@ t.test('bad values throw a ConfigError naming the variable', async t => {
     t.throws(() => loadConfig({ PORT: port }), { variable: 'PORT', message: `invalid configuration: PORT must be integer (got ${JSON.stringify(port)})` }, port)
   }
   t.throws(() => loadConfig({ ALLOWED_ORIGINS: ' , ' }), { variable: 'ALLOWED_ORIGINS', message: /list of origins/ }, 'a list with no origin in it')
+  t.throws(() => loadConfig({ PORT: '9100', METRICS_PORT: '9100' }), { variable: 'METRICS_PORT', message: 'invalid configuration: METRICS_PORT must differ from PORT (both 9100)' })
   const err = new ConfigError('X', 'is wrong')
   t.equal(err.message, 'invalid configuration: X is wrong')
 })

@@ -28,7 +28,8 @@ async function jsonBodyPlugin (app: FastifyInstance): Promise<void> {
 
 function isPlainJson (text: string): boolean {
   try {
-    JSON.parse(text)
+    // Fastify's parser skips a leading byte-order mark; JSON.parse would not.
+    JSON.parse(text.replace(/^\uFEFF/, ''))
     return true
   } catch {
     return false

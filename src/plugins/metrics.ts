@@ -148,7 +148,7 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
 
   let redisPublish: Histogram | undefined
   if (app.fanout.clustered) {
-    gauge('pushwire_redis_up', '1 while both Redis connections are ready', () => app.fanout.ready ? 1 : 0)
+    gauge('pushwire_redis_up', '1 while both Redis connections are ready and Redis answers', () => app.fanout.ready ? 1 : 0)
     redisPublish = new Histogram({ name: 'pushwire_redis_publish_duration_seconds', help: 'Round trip of one PUBLISH to Redis', buckets: SECONDS_BUCKETS, registers: [registry] })
   }
 

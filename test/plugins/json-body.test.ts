@@ -37,7 +37,8 @@ t.test('a forbidden __proto__ or constructor.prototype key is named as such, not
   const server = await listen(t)
   for (const body of [
     '{"sender":"a","receiver":"b","message":"x","__proto__":{"admin":true}}',
-    '{"sender":"a","receiver":"b","message":"x","constructor":{"prototype":{}}}'
+    '{"sender":"a","receiver":"b","message":"x","constructor":{"prototype":{}}}',
+    '\uFEFF{"sender":"a","receiver":"b","message":"x","__proto__":{}}'
   ]) {
     const res = await post(server, '/send-message', body)
     t.equal(res.status, 400)
