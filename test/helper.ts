@@ -1,5 +1,6 @@
 // Shared test helpers: build the app from a config object, listen on 127.0.0.1:0, connect real ws clients.
 import { once } from 'node:events'
+import { connect as tcpConnect } from 'node:net'
 import { Writable } from 'node:stream'
 import WebSocket from 'ws'
 import type { Test } from 'tap'
@@ -120,4 +121,19 @@ export async function post (server: Server, path: string, body: unknown, headers
     body: typeof body === 'string' ? body : JSON.stringify(body)
   })
   return { status: res.status, body: await res.json() as Record<string, unknown>, headers: res.headers }
+}
+
+/**
+ * Writes raw bytes to the server over a fresh TCP connection and resolves with everything it answered once the
+ * server closes the connection (the client never hangs up): for requests fetch() and ws will not send as they are.
+ */
+export async function rawExchange (t: Test, server: Server, request: string): Promise<string> {
+  const { port } = new URL(server.url)
+  const socket = tcpConnect(Number(port), '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  let answer = ''
+  socket.on('data', (chunk: Buffer) => { answer += chunk.toString() })
+  socket.write(request)
+  await once(socket, 'close')
+  return answer
 }

@@ -1,19 +1,10 @@
 // A client that never finishes its request gets a 408 and is disconnected: it cannot hold a socket forever.
-import { connect as tcpConnect } from 'node:net'
-import { once } from 'node:events'
 import t from 'tap'
-import { listen } from './helper.js'
+import { listen, rawExchange } from './helper.js'
 
 t.test('a body that never arrives in full is answered 408 with a JSON error, and the socket is closed', async t => {
   const server = await listen(t, { requestTimeoutMs: 300 })
-  const { port } = new URL(server.url)
-  const socket = tcpConnect(Number(port), '127.0.0.1')
-  t.teardown(() => socket.destroy())
-  await once(socket, 'connect')
-  socket.write('POST /send-message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"sender":')
-  let answer = ''
-  socket.on('data', (chunk: Buffer) => { answer += chunk.toString() })
-  await once(socket, 'close')
+  const answer = await rawExchange(t, server, 'POST /send-message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"sender":')
   t.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n/)
   t.match(answer, /\r\n\r\n\{"error":"Request Timeout","message":"Client Timeout","statusCode":408\}$/)
 })

@@ -1,7 +1,7 @@
 // The real process: start-up, configuration errors, and graceful shutdown on SIGTERM and SIGINT.
 import { once } from 'node:events'
 import { createServer, type AddressInfo } from 'node:net'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { spawnServer, startServer } from './process.js'
 
@@ -38,14 +38,7 @@ t.test('a bad setting stops start-up with one line naming the variable', async t
     [{ NODE_ENV: 'production' }, /^invalid configuration: API_KEYS, JWT_SECRET, ALLOWED_ORIGINS must be set when NODE_ENV=production .* or set AUTH=off to run open deliberately$/],
     [{ JWT_SECRET: 'too-short' }, /^invalid configuration: JWT_SECRET is shorter than 32 bytes/]
   ]
-  for (const [env, expected] of cases) {
-    const proc = spawnServer(env)
-    t.equal(await proc.exited, 1, `${JSON.stringify(env)} exits 1`)
-    const lines = proc.stderr().trim().split('\n')
-    t.equal(lines.length, 1, 'exactly one line')
-    t.match(lines[0], expected)
-    t.notMatch(proc.stderr(), /\s+at /, 'no stack trace')
-  }
+  await exitsWithOneLine(t, cases)
 })
 
 t.test('a port or host it cannot listen on stops start-up with one line naming the variable', async t => {
@@ -63,14 +56,7 @@ t.test('a port or host it cannot listen on stops start-up with one line naming t
     // Any other failure still takes one line, with the system's own words: a link-local address needs a scope id.
     [{ HOST: 'fe80::1' }, /^cannot start: listen EINVAL: invalid argument fe80::1/]
   ]
-  for (const [env, expected] of cases) {
-    const proc = spawnServer(env)
-    t.equal(await proc.exited, 1, `${JSON.stringify(env)} exits 1`)
-    const lines = proc.stderr().trim().split('\n')
-    t.equal(lines.length, 1, 'exactly one line')
-    t.match(lines[0], expected)
-    t.notMatch(proc.stderr(), /\s+at /, 'no stack trace')
-  }
+  await exitsWithOneLine(t, cases)
 })
 
 t.test('an uncaught error is logged, sockets get 1001, and the process exits 1', async t => {
@@ -97,3 +83,15 @@ t.test('open mode says once, at start-up, that auth is off', async t => {
   server.child.kill('SIGTERM')
   await server.exited
 })
+
+/** Starts the server with each environment and checks it exits 1 having written exactly that one line, no stack. */
+async function exitsWithOneLine (t: Test, cases: Array<[Record<string, string>, RegExp]>): Promise<void> {
+  for (const [env, expected] of cases) {
+    const proc = spawnServer(env)
+    t.equal(await proc.exited, 1, `${JSON.stringify(env)} exits 1`)
+    const lines = proc.stderr().trim().split('\n')
+    t.equal(lines.length, 1, 'exactly one line')
+    t.match(lines[0], expected)
+    t.notMatch(proc.stderr(), /\s+at /, 'no stack trace')
+  }
+}

@@ -1,12 +1,11 @@
 // GET /ws/:userId against a real listening server with real ws clients.
 import { once } from 'node:events'
-import { connect as tcpConnect } from 'node:net'
 import t from 'tap'
 import WebSocket from 'ws'
 import { guard } from '../../src/routes/ws.js'
 import { MAX_CLIENT_FRAGMENTS } from '../../src/schemas/ws.js'
 import type { Connection } from '../../src/connection-manager.js'
-import { connect, listen, LogCapture, post, refusedUpgrade } from '../helper.js'
+import { connect, listen, LogCapture, post, rawExchange, refusedUpgrade } from '../helper.js'
 
 t.test('a POST after open is pushed as one JSON frame with every field', async t => {
   const server = await listen(t)
@@ -237,17 +236,9 @@ t.test('an upgrade request answered by another route, or while shutting down, ha
   // Regression: @fastify/websocket closes an upgrade's socket only on its own routes, so an upgrade to /nope, /health
   // or POST /ws/x was answered and then left open in CLOSE-WAIT for good, and kept shutdown from finishing.
   const server = await listen(t)
-  const { port } = new URL(server.url)
-  const upgrade = async (method: string, path: string): Promise<string> => {
-    const socket = tcpConnect(Number(port), '127.0.0.1')
-    t.teardown(() => socket.destroy())
-    let answer = ''
-    socket.on('data', (chunk: Buffer) => { answer += chunk.toString() })
-    socket.write(`${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
-    // The server, not the client, ends it: the client never hangs up here.
-    await once(socket, 'close')
-    return answer.split('\r\n')[0] as string
-  }
+  // The server, not the client, ends each exchange: the client never hangs up here.
+  const upgrade = async (method: string, path: string): Promise<string> =>
+    (await rawExchange(t, server, `${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)).split('\r\n')[0] as string
   t.equal(await upgrade('GET', '/nope'), 'HTTP/1.1 404 Not Found')
   t.equal(await upgrade('GET', '/health'), 'HTTP/1.1 200 OK')
   t.equal(await upgrade('POST', '/ws/bob'), 'HTTP/1.1 404 Not Found')
@@ -263,16 +254,8 @@ t.test('an upgrade request answered by another route, or while shutting down, ha
 
 t.test('a handshake ws would refuse in plain text is refused in JSON: Sec-WebSocket-Version other than 13, a bad key', async t => {
   const server = await listen(t)
-  const { port } = new URL(server.url)
-  const handshake = async (headers: string): Promise<string> => {
-    const socket = tcpConnect(Number(port), '127.0.0.1')
-    t.teardown(() => socket.destroy())
-    let answer = ''
-    socket.on('data', (chunk: Buffer) => { answer += chunk.toString() })
-    socket.write(`GET /ws/alice HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n${headers}\r\n`)
-    await once(socket, 'close')
-    return answer
-  }
+  const handshake = async (headers: string): Promise<string> =>
+    await rawExchange(t, server, `GET /ws/alice HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n${headers}\r\n`)
   const key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
   for (const version of ['8', '12', 'abc', '']) {
     const answer = await handshake(`${key}${version === '' ? '' : `Sec-WebSocket-Version: ${version}\r\n`}`)
