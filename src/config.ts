@@ -222,11 +222,10 @@ function readSecrets (env: NodeJS.ProcessEnv): Pick<Config, 'apiKeys' | 'jwtSecr
 function parseOrigins (value: string | undefined): AllowedOrigins {
   if (value === undefined || value === '*') return '*'
   const origins = value.split(',').map(o => o.trim()).filter(o => o !== '')
-  if (origins.length === 0) throw new ConfigError('ALLOWED_ORIGINS', `must be * or a comma-separated list of origins like https://app.example.com (got ${JSON.stringify(value)})`)
-  for (const origin of origins) {
-    if (!isOrigin(origin)) {
-      throw new ConfigError('ALLOWED_ORIGINS', `must be * or a comma-separated list of origins like https://app.example.com (got ${JSON.stringify(origin)})`)
-    }
+  // The first bad origin is named; a list with none in it (",") is named whole.
+  const bad = origins.length === 0 ? value : origins.find(origin => !isOrigin(origin))
+  if (bad !== undefined) {
+    throw new ConfigError('ALLOWED_ORIGINS', `must be * or a comma-separated list of origins like https://app.example.com (got ${JSON.stringify(bad)})`)
   }
   return origins
 }

@@ -118,12 +118,7 @@ export class RedisFanout implements Fanout {
     const replies = await this.#command(() => pipeline.exec(), 'send') as Array<[Error | null, number]>
     // A pipeline resolves even when a command inside it failed (timed out too); any failure fails the whole batch.
     const failed = replies.find(([err]) => err !== null)?.[0]
-    if (failed != null) {
-      this.#log.warn({ err: failed.message }, 'redis command failed')
-      if (!isTimeout(failed)) throw httpError(503, NOT_SENT)
-      this.#stall()
-      throw httpError(503, IN_DOUBT)
-    }
+    if (failed != null) throw this.#failure(failed, 'send')
     this.#options.onPublished(Number(process.hrtime.bigint() - started) / 1e9)
     return replies.map(([, nodes]) => nodes)
   }
@@ -206,10 +201,16 @@ export class RedisFanout implements Fanout {
     try {
       return await work()
     } catch (err) {
-      this.#log.warn({ err: (err as Error).message }, 'redis command failed')
-      if (isTimeout(err)) this.#stall()
-      throw httpError(503, kind === 'read' ? UNAVAILABLE : isTimeout(err) ? IN_DOUBT : NOT_SENT)
+      throw this.#failure(err, kind)
     }
+  }
+
+  /** The 503 for a failed command. A timed-out one was written and may still run: the node stalls until Redis answers. */
+  #failure (err: unknown, kind: 'send' | 'read'): Error {
+    this.#log.warn({ err: (err as Error).message }, 'redis command failed')
+    if (isTimeout(err)) this.#stall()
+    if (kind === 'read') return httpError(503, UNAVAILABLE)
+    return httpError(503, isTimeout(err) ? IN_DOUBT : NOT_SENT)
   }
 
   #stall (): void {

@@ -7,8 +7,8 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { httpError } from './error-handler.js'
 
-export const NOT_UTF8_MESSAGE = 'the body is not valid UTF-8 (JSON must be UTF-8, RFC 8259)'
-export const FORBIDDEN_KEY_MESSAGE = 'the body holds a "__proto__" or "constructor.prototype" key, which is refused'
+const NOT_UTF8_MESSAGE = 'the body is not valid UTF-8 (JSON must be UTF-8, RFC 8259)'
+const FORBIDDEN_KEY_MESSAGE = 'the body holds a "__proto__" or "constructor.prototype" key, which is refused'
 
 async function jsonBodyPlugin (app: FastifyInstance): Promise<void> {
   // Fastify's defaults: such keys are refused, never stripped, so a poisoned body can never pass validation.
