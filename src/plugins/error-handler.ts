@@ -36,7 +36,7 @@ export function frameworkError (err: FastifyError, request: FastifyRequest, repl
 }
 
 async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
-  app.setErrorHandler((err: FastifyError & { expose?: boolean }, request, reply) => {
+  app.setErrorHandler((err: FastifyError & { expose?: boolean, headers?: Record<string, string> }, request, reply) => {
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     // A 503 raised on purpose (Redis away, shutting down) says why; anything else 5xx says nothing.
     if (statusCode === 503 && err.expose === true) return reply.code(503).send(errorBody(503, err.message))
@@ -44,6 +44,8 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
       request.log.error({ err, method: request.method, url: request.routeOptions.url, params: request.params }, 'request failed')
       return reply.code(statusCode).send(errorBody(statusCode, 'Internal Server Error'))
     }
+    // As Fastify's own handler does: a client error may carry headers for its answer (a 415's Accept-Encoding).
+    if (err.headers !== undefined) reply.headers(err.headers)
     return reply.code(statusCode).send(errorBody(statusCode, clientMessage(err, request.headers['content-type'])))
   })
 

@@ -1,7 +1,8 @@
 // JSON request bodies: Fastify's own parser, after a check that the bytes are UTF-8. Fastify decodes a body as UTF-8
 // and quietly turns every invalid byte into U+FFFD, so a Latin-1 "café" would be pushed altered yet answered "sent".
 // RFC 8259 allows JSON only in UTF-8, so anything else is a malformed request (400), as an invalid UTF-8 frame is on
-// the WebSocket (1007).
+// the WebSocket (1007). Nothing here decompresses, so a body with a Content-Encoding is a 415 (RFC 9110 15.5.16)
+// rather than bytes that fail as "not valid UTF-8".
 import { isUtf8 } from 'node:buffer'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
@@ -15,6 +16,8 @@ async function jsonBodyPlugin (app: FastifyInstance): Promise<void> {
   const parse = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    const encoding = request.headers['content-encoding']
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return done(unsupportedEncoding(encoding), undefined)
     if (!isUtf8(body)) return done(httpError(400, NOT_UTF8_MESSAGE), undefined)
     const text = body.toString()
     parse(request, text, (err, parsed) => {
@@ -24,6 +27,12 @@ async function jsonBodyPlugin (app: FastifyInstance): Promise<void> {
       done(err, parsed)
     })
   })
+}
+
+function unsupportedEncoding (encoding: string): Error {
+  const message = `Content-Encoding ${JSON.stringify(encoding)} is not supported: send the body uncompressed`
+  // Fastify sets an error's headers on its answer; this one lists the codings that would have been accepted.
+  return Object.assign(httpError(415, message), { headers: { 'accept-encoding': 'identity' } })
 }
 
 function isPlainJson (text: string): boolean {

@@ -1,15 +1,16 @@
 // Request bodies are JSON in UTF-8 (RFC 8259): anything else is a malformed request, never a silently altered message.
 import { request } from 'node:http'
+import { gzipSync } from 'node:zlib'
 import t from 'tap'
 import { connect, listen, post, type Server } from '../helper.js'
 
 /** POSTs raw bytes (fetch would re-encode a string), resolving with the status and parsed JSON answer. */
-async function postBytes (server: Server, path: string, bytes: Buffer): Promise<{ status: number, body: Record<string, unknown> }> {
+async function postBytes (server: Server, path: string, bytes: Buffer, headers: Record<string, string> = {}): Promise<{ status: number, headers: Record<string, unknown>, body: Record<string, unknown> }> {
   return await new Promise((resolve, reject) => {
-    const req = request(server.url + path, { method: 'POST', headers: { 'content-type': 'application/json' } }, res => {
+    const req = request(server.url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, res => {
       let text = ''
       res.on('data', (chunk: Buffer) => { text += chunk.toString() })
-      res.on('end', () => resolve({ status: res.statusCode as number, body: JSON.parse(text) as Record<string, unknown> }))
+      res.on('end', () => resolve({ status: res.statusCode as number, headers: res.headers, body: JSON.parse(text) as Record<string, unknown> }))
     })
     req.on('error', reject)
     req.end(bytes)
@@ -31,6 +32,23 @@ t.test('a body that is not valid UTF-8 is a 400, and nothing is pushed', async t
   const ok = await postBytes(server, '/send-message', Buffer.from('{"sender":"x","receiver":"bob","message":"café 🎉"}'))
   t.equal(ok.status, 200)
   t.match(await bob.nextJson(), { message: 'café 🎉' })
+})
+
+t.test('a compressed body is a 415 that names its encoding and says what is accepted, and nothing is pushed', async t => {
+  const server = await listen(t)
+  const bob = await connect(t, server, '/ws/bob')
+  const json = Buffer.from('{"sender":"x","receiver":"bob","message":"zipped"}')
+  // Its bytes used to be parsed as they came: "not valid UTF-8", which sends the client looking in the wrong place.
+  for (const [encoding, bytes] of [['gzip', gzipSync(json)], ['br', json], ['gzip, identity', gzipSync(json)]] as const) {
+    const res = await postBytes(server, '/send-message', bytes, { 'content-encoding': encoding })
+    t.equal(res.status, 415, encoding)
+    t.equal(res.headers['accept-encoding'], 'identity', 'RFC 9110: a 415 for a content coding lists the ones accepted')
+    t.same(res.body, { statusCode: 415, error: 'Unsupported Media Type', message: `Content-Encoding ${JSON.stringify(encoding)} is not supported: send the body uncompressed` })
+  }
+  t.equal((await postBytes(server, '/send-batch', gzipSync('{"messages":[]}'), { 'content-encoding': 'gzip' })).status, 415)
+  // "identity" is no encoding at all (any case), and is what bob receives first.
+  t.equal((await postBytes(server, '/send-message', json, { 'content-encoding': 'Identity' })).status, 200)
+  t.match(await bob.nextJson(), { message: 'zipped' })
 })
 
 t.test('a forbidden __proto__ or constructor.prototype key is named as such, not called invalid JSON', async t => {
