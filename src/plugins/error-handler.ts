@@ -35,6 +35,8 @@ export function frameworkError (err: FastifyError, request: FastifyRequest, repl
   reply.header('x-request-id', request.id).code(statusCode).send(errorBody(statusCode, message))
 }
 
+const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
+
 async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
   app.setErrorHandler((err: FastifyError & { expose?: boolean, headers?: Record<string, string> }, request, reply) => {
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
@@ -51,7 +53,15 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
 
   app.setNotFoundHandler((request, reply) => {
     // Only the path goes back: a query string may hold something that should not be echoed.
-    const path = request.url.split('?', 1)[0]
+    const path = request.url.split('?', 1)[0] as string
+    // A path that exists under other methods is a 405 with Allow (RFC 9110), so `curl /send-message` says to POST.
+    // OPTIONS is left out of the search: CORS answers it on every path. A route of the request's own method that
+    // found nothing (a static file that is not there) is a 404.
+    const allowed = ROUTED_METHODS.filter(method => app.findRoute({ method, url: path }) !== null)
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      return reply.code(405).header('allow', [...allowed, 'OPTIONS'].join(', '))
+        .send(errorBody(405, `${request.method} is not allowed on ${path}: it takes ${allowed.join(' or ')}`))
+    }
     return reply.code(404).send(errorBody(404, `Route ${request.method} ${path} not found`))
   })
 }

@@ -88,7 +88,22 @@ t.test('unknown routes are JSON 404s that do not echo the query string', async t
   const res = await app.inject({ method: 'GET', url: '/nope?secret=x' })
   t.equal(res.statusCode, 404)
   t.same(res.json(), { statusCode: 404, error: 'Not Found', message: 'Route GET /nope not found' })
-  t.equal((await app.inject({ method: 'GET', url: '/send-message' })).statusCode, 404)
+})
+
+t.test('a known path with the wrong method is a 405 that lists the methods it takes (RFC 9110), not a 404', async t => {
+  const app = await build(t)
+  const get = await app.inject({ method: 'GET', url: '/send-message?secret=x' })
+  t.equal(get.statusCode, 405)
+  t.equal(get.headers.allow, 'POST, OPTIONS', 'OPTIONS: CORS answers it on every path')
+  t.same(get.json(), { statusCode: 405, error: 'Method Not Allowed', message: 'GET is not allowed on /send-message: it takes POST' })
+  // A parametric route, and one whose GET brings HEAD along.
+  const post = await app.inject({ method: 'DELETE', url: '/presence/alice' })
+  t.equal(post.statusCode, 405)
+  t.equal(post.headers.allow, 'GET, HEAD, OPTIONS')
+  t.equal(post.json().message, 'DELETE is not allowed on /presence/alice: it takes GET or HEAD')
+  // An unknown path stays a 404 whatever the method.
+  t.equal((await app.inject({ method: 'PUT', url: '/nope' })).statusCode, 404)
+  t.equal((await app.inject({ method: 'OPTIONS', url: '/nope' })).statusCode, 204, 'CORS answers OPTIONS everywhere')
 })
 
 t.test('an unexpected failure is a generic 500, logged in full, with no details for the client', async t => {

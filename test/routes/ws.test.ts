@@ -241,7 +241,7 @@ t.test('an upgrade request answered by another route, or while shutting down, ha
     (await rawExchange(t, server, `${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)).split('\r\n')[0] as string
   t.equal(await upgrade('GET', '/nope'), 'HTTP/1.1 404 Not Found')
   t.equal(await upgrade('GET', '/health'), 'HTTP/1.1 200 OK')
-  t.equal(await upgrade('POST', '/ws/bob'), 'HTTP/1.1 404 Not Found')
+  t.equal(await upgrade('POST', '/ws/bob'), 'HTTP/1.1 405 Method Not Allowed')
 
   // A client that never reads its 1001 holds shutdown for the 2 s grace; an upgrade in that time gets a 503.
   const stuck = await connect(t, server, '/ws/stuck')
