@@ -14,7 +14,7 @@ import openapi from './plugins/openapi.js'
 import publisherAuth from './plugins/publisher-auth.js'
 import consoleRoutes from './routes/console.js'
 import healthRoutes from './routes/health.js'
-import presenceRoutes from './routes/presence.js'
+import { presenceRoutes, statsRoutes } from './routes/presence.js'
 import sendRoutes from './routes/send.js'
 import tokenRoutes from './routes/tokens.js'
 import wsRoutes from './routes/ws.js'
@@ -91,7 +91,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     await publisher.register(sendRoutes, { maxMessageLength: config.maxMessageLength, batchBodyLimit: config.batchBodyLimit })
     await publisher.register(tokenRoutes)
   })
-  await app.register(presenceRoutes)
+  // Whether a given user is online is for publishers only; /stats (aggregate counts) stays open, like /health.
+  await app.register(async (reader) => {
+    await reader.register(publisherAuth, { rateLimitPerMinute: 0 })
+    await reader.register(presenceRoutes)
+  })
+  await app.register(statsRoutes)
   await app.register(consoleRoutes, { maxMessageLength: config.maxMessageLength, assetsDir: options.consoleAssetsDir })
   await app.register(wsRoutes, {
     allowedOrigins: config.allowedOrigins,

@@ -108,6 +108,12 @@ function showMode (): void {
 sendForm.addEventListener('change', showMode)
 showMode()
 
+/** The publisher key, when one is entered: the POST routes and presence need it in auth mode. */
+function apiKeyHeader (): Record<string, string> {
+  const apiKey = value('api-key')
+  return apiKey === '' ? {} : { authorization: `Bearer ${apiKey}` }
+}
+
 sendForm.addEventListener('submit', event => {
   event.preventDefault()
   const current = mode()
@@ -115,9 +121,7 @@ sendForm.addEventListener('submit', event => {
   if (current === 'direct') body.receiver = value('target')
   if (current === 'topic') body.topic = value('target')
   const path = current === 'direct' ? '/send-message' : current === 'topic' ? '/publish' : '/broadcast'
-  const apiKey = value('api-key')
-  const headers: Record<string, string> = { 'content-type': 'application/json' }
-  if (apiKey !== '') headers.authorization = `Bearer ${apiKey}`
+  const headers = { 'content-type': 'application/json', ...apiKeyHeader() }
   showResult(sendResult, 'sending…', true)
   request(path, { method: 'POST', headers, body: JSON.stringify(body) }).then(answer => {
     if (answer.ok) showResult(sendResult, `${String(answer.body.status)} · id ${String(answer.body.id)}`, true)
@@ -128,7 +132,7 @@ sendForm.addEventListener('submit', event => {
 presenceForm.addEventListener('submit', event => {
   event.preventDefault()
   const userId = value('presence-user')
-  request(`/presence/${encodeURIComponent(userId)}`, {}).then(answer => {
+  request(`/presence/${encodeURIComponent(userId)}`, { headers: apiKeyHeader() }).then(answer => {
     if (!answer.ok) return showResult(presenceResult, answer.error, false)
     const count = Number(answer.body.connections)
     showResult(presenceResult, count > 0 ? `${userId} is online (${count} connection${count === 1 ? '' : 's'})` : `${userId} is offline`, true)

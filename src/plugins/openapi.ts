@@ -21,7 +21,7 @@ async function openapiPlugin (app: FastifyInstance): Promise<void> {
           apiKey: {
             type: 'http',
             scheme: 'bearer',
-            description: 'A publisher API key (API_KEYS), needed by every POST route when API_KEYS is set.'
+            description: 'A publisher API key (API_KEYS), needed by every POST route and by GET /presence/{userId} when API_KEYS is set.'
           },
           receiverToken: {
             type: 'http',

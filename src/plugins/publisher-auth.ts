@@ -1,5 +1,6 @@
-// Guards the publisher routes (every POST): an API key when API_KEYS is set, then the per-key rate limit.
-// Registered inside the publisher routes' own context, so GET routes and upgrades never run these hooks.
+// Guards the routes only publishers may use: an API key when API_KEYS is set. Every POST also gets the per-key rate
+// limit; GET /presence gets the key check alone (a read spends no send budget).
+// Registered inside those routes' own contexts, so other GET routes and upgrades never run these hooks.
 import rateLimit from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
@@ -14,7 +15,12 @@ declare module 'fastify' {
   }
 }
 
-async function publisherAuthPlugin (app: FastifyInstance, opts: { rateLimitPerMinute: number }): Promise<void> {
+export interface PublisherAuthOptions {
+  /** 0 for no limit: the presence reads. */
+  rateLimitPerMinute: number
+}
+
+async function publisherAuthPlugin (app: FastifyInstance, opts: PublisherAuthOptions): Promise<void> {
   const keys = app.publisherKeys
   app.decorateRequest('publisher', 0)
   app.addHook('onRequest', refuseUrlCredentials)

@@ -81,6 +81,7 @@ export function consolePage (options: ConsolePageOptions): string {
     <form id="presence-form">
       <label for="presence-user">User id</label>
       <input id="presence-user" name="userId" required maxlength="64" pattern="${userIdPattern}" autocomplete="off" spellcheck="false">
+      <p class="hint"${hiddenUnless(options.publisherAuth)}>Sent with the API key above: presence is for publishers.</p>
       <div class="actions"><button type="submit">Check</button></div>
     </form>
     <p id="presence-result" class="result" role="status" aria-live="polite"></p>

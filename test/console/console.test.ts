@@ -161,6 +161,13 @@ t.test('auth mode: the token and API key fields appear, a missing token stops wi
   await page.fill('#api-key', KEY)
   t.match(await send(page, 'direct', 'alice', 'with a key'), /^sent/)
   await feedItem(page, 'with a key').waitFor()
+  // Presence is for publishers too: the page sends the same key with it.
+  await page.fill('#presence-user', 'alice')
+  await page.click('#presence-form button')
+  await page.locator('#presence-result', { hasText: 'alice is online (1 connection)' }).waitFor()
+  await page.fill('#api-key', '')
+  await page.click('#presence-form button')
+  await page.locator('#presence-result', { hasText: '401: an API key is required' }).waitFor()
   await page.click('#disconnect')
   await state(page, 'closed')
 })

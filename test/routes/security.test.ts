@@ -37,7 +37,22 @@ t.test('every POST route needs a valid API key: 401 with WWW-Authenticate otherw
     t.equal((await post(server, path, body, auth())).status, 200, `${path} with the current key`)
     t.equal((await post(server, path, body, auth(OLD_KEY))).status, 200, `${path} with the rotated key`)
   }
-  t.equal((await fetch(`${server.url}/stats`)).status, 200, 'GET routes stay open')
+  t.equal((await fetch(`${server.url}/stats`)).status, 200, 'aggregate counts stay open, like /health')
+})
+
+t.test('whether a user is online is told only to a publisher: GET /presence needs the API key, with no rate limit', async t => {
+  // Regression: anyone who could reach the port could watch any user come and go.
+  const server = await listen(t, { ...secure, rateLimitPerMinute: 1 })
+  const missing = await fetch(`${server.url}/presence/alice`)
+  t.equal(missing.status, 401)
+  t.equal(missing.headers.get('www-authenticate'), 'Bearer realm="pushwire"')
+  t.same(await missing.json(), { statusCode: 401, error: 'Unauthorized', message: 'an API key is required: send "Authorization: Bearer <key>"' })
+  t.equal((await fetch(`${server.url}/presence/alice`, { headers: auth('x'.repeat(30)) })).status, 401)
+  t.equal((await fetch(`${server.url}/presence/alice?api_key=${KEY}`)).status, 400, 'a key in the URL is refused, as on every POST')
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`${server.url}/presence/alice`, { headers: auth(OLD_KEY) })
+    t.same([res.status, await res.json()], [200, { userId: 'alice', online: false, connections: 0 }], 'reads do not spend the send budget')
+  }
 })
 
 t.test('POST /tokens mints tokens with a default and a maximum lifetime', async t => {
