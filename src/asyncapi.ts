@@ -41,7 +41,7 @@ const channelDescription = `One WebSocket per connection; a user may hold severa
 
 **Connecting.** Open \`GET /ws/{userId}\` with an upgrade. Offer the subprotocol \`${SUBPROTOCOL}\`: the server \
 selects it whenever it is offered and never selects anything else, so a client that offers subprotocols without \
-\`${SUBPROTOCOL}\` gets none selected (and a browser then fails the connection). When the server has a JWT_SECRET \
+\`${SUBPROTOCOL}\` is refused with a 400 before the upgrade (a 101 selecting none of them is one it would have to fail). When the server has a JWT_SECRET \
 (always in production) the upgrade needs a receiver token: in \`Authorization: Bearer <token>\`, or, from a browser, \
 as a second subprotocol \`${TOKEN_PREFIX}<token>\` next to \`${SUBPROTOCOL}\`. A token in the URL is refused.
 

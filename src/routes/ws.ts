@@ -33,6 +33,11 @@ declare module 'fastify' {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1
+const PLAIN_GET_MESSAGE = 'this route needs a WebSocket upgrade, e.g. npx wscat -c ws://HOST/ws/USER'
+/** An HTTP token (RFC 9110 5.6.2): what each offered subprotocol must be, as ws checks it. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/** Around each subprotocol: spaces and tabs only, as ws parses the list (trim() would pass other whitespace to it). */
+const OPTIONAL_WHITESPACE = /^[ \t]+|[ \t]+$/g
 /** Sockets pinged per slice of a heartbeat sweep: about a millisecond of writes at a time. */
 const HEARTBEAT_SLICE = 64
 const RECEIVE_ONLY_FRAME = Buffer.from(JSON.stringify({ type: 'error', message: RECEIVE_ONLY_ERROR }))
@@ -145,8 +150,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       if (lease !== NO_LEASE) request.raw.socket.once('close', lease.release)
     },
     handler: (_request, reply) => {
-      reply.code(426).header('upgrade', 'websocket')
-        .send(errorBody(426, 'this route needs a WebSocket upgrade, e.g. npx wscat -c ws://HOST/ws/USER'))
+      reply.code(426).header('upgrade', 'websocket').send(errorBody(426, PLAIN_GET_MESSAGE))
     },
     wsHandler: (socket, request) => {
       // (format is always set: ajv fills in the schema default.)
@@ -178,11 +182,27 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
    * not read.
    */
   function checkHandshake (headers: IncomingHttpHeaders, reply: FastifyReply): void {
+    // Node hands over any Upgrade (h2c, say); this route's answer to anything but a WebSocket is that of a plain GET.
+    if (headers.upgrade?.toLowerCase() !== 'websocket') plainGet(reply)
     if (headers['sec-websocket-version'] !== '13') {
       reply.header('sec-websocket-version', '13')
       throw httpError(426, 'Sec-WebSocket-Version must be 13 (RFC 6455)')
     }
     if (!/^[+/0-9A-Za-z]{22}==$/.test(headers['sec-websocket-key'] ?? '')) throw httpError(400, 'Sec-WebSocket-Key must be 16 random bytes in base64 (RFC 6455)')
+    const offered = headers['sec-websocket-protocol']
+    if (offered !== undefined) {
+      const protocols = offered.split(',').map(protocol => protocol.replace(OPTIONAL_WHITESPACE, ''))
+      if (!protocols.every(protocol => TOKEN.test(protocol)) || new Set(protocols).size !== protocols.length) {
+        throw httpError(400, 'Sec-WebSocket-Protocol must be a comma-separated list of distinct tokens (RFC 6455), such as "pushwire, bearer.<token>"')
+      }
+      // A 101 that selects none of the offered subprotocols is one every client must fail (RFC 6455 4.1).
+      if (!protocols.includes(SUBPROTOCOL)) throw httpError(400, 'the only subprotocol is "pushwire": offer it (a browser sends ["pushwire", "bearer.<token>"]), or offer none')
+    }
+  }
+
+  function plainGet (reply: FastifyReply): never {
+    reply.header('upgrade', 'websocket')
+    throw httpError(426, PLAIN_GET_MESSAGE)
   }
 
   function expire (connection: Connection): void {

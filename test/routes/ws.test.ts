@@ -206,12 +206,12 @@ t.test('heartbeat sweeps go in slices, and a slow sweep is never overlapped by t
   t.equal(server.app.connections.connectionCount, 200)
 })
 
-t.test('a client offering only subprotocols other than "pushwire" gets none selected', async t => {
+t.test('a client offering only subprotocols other than "pushwire" is refused before the upgrade', async t => {
   const server = await listen(t)
-  // The server answers the upgrade without choosing any of them; ws, like browsers, then refuses the connection.
+  // It used to get a 101 that chose none of them, which ws, like browsers, must then fail with no reason given.
   const ws = new WebSocket(`${server.wsUrl}/ws/alice`, ['chat', 'v2.chat'])
   const [err] = await once(ws, 'error') as [Error]
-  t.match(err.message, 'Server sent no subprotocol')
+  t.match(err.message, 'Unexpected server response: 400')
 })
 
 t.test('connects, closes and offline skips are logged with ids, never the message text', async t => {
@@ -267,6 +267,24 @@ t.test('a handshake ws would refuse in plain text is refused in JSON: Sec-WebSoc
     const answer = await handshake(`${bad}Sec-WebSocket-Version: 13\r\n`)
     t.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n[^]*application\/json[^]*"message":"Sec-WebSocket-Key must be 16 random bytes in base64 \(RFC 6455\)"\}$/, JSON.stringify(bad))
   }
+
+  // Regression: these got ws's own text/html 400 ("Invalid Upgrade header", "Invalid Sec-WebSocket-Protocol header").
+  const upgradeTo = async (upgrade: string): Promise<string> =>
+    await rawExchange(t, server, `GET /ws/alice HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${upgrade}\r\n${key}Sec-WebSocket-Version: 13\r\n\r\n`)
+  const h2c = await upgradeTo('h2c')
+  t.match(h2c, /^HTTP\/1\.1 426 Upgrade Required\r\n[^]*\r\nupgrade: websocket\r\n/i, 'an upgrade to anything else is answered like a plain GET')
+  t.match(h2c, /application\/json[^]*"message":"this route needs a WebSocket upgrade, e\.g\. npx wscat -c ws:\/\/HOST\/ws\/USER"\}$/)
+  for (const protocols of ['pushwire, pushwire', 'a b', 'pushwire,,bearer.x', 'pushwire,', 'push"wire']) {
+    const answer = await handshake(`${key}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${protocols}\r\n`)
+    t.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n[^]*application\/json[^]*"message":"Sec-WebSocket-Protocol must be a comma-separated list of distinct tokens \(RFC 6455\), such as \\"pushwire, bearer\.<token>\\""\}$/, protocols)
+    t.match(answer, /\r\nx-request-id: /i)
+  }
+  // Offered subprotocols without ours would get a 101 that names none, which every client must then fail (RFC 6455 4.1).
+  for (const protocols of ['bearer.abc', 'chat, superchat']) {
+    const answer = await handshake(`${key}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${protocols}\r\n`)
+    t.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n[^]*"message":"the only subprotocol is \\"pushwire\\": offer it \(a browser sends \[\\"pushwire\\", \\"bearer\.<token>\\"\]\), or offer none"\}$/, protocols)
+  }
+  t.equal((await connect(t, server, '/ws/alice', {}, ['chat', 'pushwire'])).ws.protocol, 'pushwire', 'ours among others is selected')
 })
 
 t.test('the HEAD request that Fastify adds for the ws route is a 426 too', async t => {
