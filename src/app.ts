@@ -42,6 +42,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     // Request lines would cost every send a log write; connects, closes and offline skips are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
     schemaErrorFormatter: formatValidationError,
+    // Behind a load balancer the per-IP limits must count the client it forwards, not the balancer.
+    trustProxy: config.trustProxy,
     requestIdHeader: false,
     genReqId: requestId,
     // Without a logger Fastify hands every request the same silent logger and makes no children at all.

@@ -1,6 +1,7 @@
 // Configuration: one typed object, read from the environment once at start-up.
 // Tests and embedders build a Config directly (see `defaultConfig`), never through env vars.
 import { randomBytes } from 'node:crypto'
+import { isIP } from 'node:net'
 import { hostname } from 'node:os'
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
@@ -45,6 +46,8 @@ export interface Config {
   shedEventLoopDelayMs: number
   /** Load shedding: POSTs answer 503 while the V8 heap holds more than this (bytes); 0 turns it off. */
   shedHeapUsedBytes: number
+  /** Whose X-Forwarded-For to believe (Fastify's trustProxy): nobody's, or that of the proxies at these addresses. */
+  trustProxy: false | string[]
 }
 
 export const MIN_API_KEY_LENGTH = 24
@@ -75,7 +78,8 @@ export const defaultConfig: Readonly<Config> = Object.freeze({
   metrics: true,
   metricsPort: null,
   shedEventLoopDelayMs: 1000,
-  shedHeapUsedBytes: 0
+  shedHeapUsedBytes: 0,
+  trustProxy: false
 })
 
 const positive = (max = 2 ** 31 - 1) => Type.Integer({ minimum: 1, maximum: max })
@@ -104,7 +108,8 @@ const EnvSchema = Type.Partial(Type.Object({
   METRICS: Type.Unsafe<'on' | 'off'>({ type: 'string', enum: ['on', 'off'] }),
   METRICS_PORT: Type.Integer({ minimum: 1, maximum: 65535 }),
   SHED_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60_000 }),
-  SHED_HEAP_USED_BYTES: Type.Integer({ minimum: 0 })
+  SHED_HEAP_USED_BYTES: Type.Integer({ minimum: 0 }),
+  TRUST_PROXY: Type.String()
 }))
 
 type Env = Static<typeof EnvSchema>
@@ -160,6 +165,9 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
       auth.jwtSecret === null ? 'JWT_SECRET' : null,
       allowedOrigins === '*' ? 'ALLOWED_ORIGINS' : null
     ].filter(name => name !== null)
+    if (parsed.ALLOWED_ORIGINS !== undefined && allowedOrigins === '*') {
+      throw new ConfigError('ALLOWED_ORIGINS', 'must list the origins of your pages when NODE_ENV=production, not *; or set AUTH=off to run open deliberately')
+    }
     if (missing.length > 0) {
       throw new ConfigError(missing.join(', '), 'must be set when NODE_ENV=production (API_KEYS, JWT_SECRET and a list of ALLOWED_ORIGINS); set them, or set AUTH=off to run open deliberately')
     }
@@ -187,7 +195,8 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
     heartbeatIntervalMs: parsed.HEARTBEAT_INTERVAL_MS ?? defaultConfig.heartbeatIntervalMs,
     maxBufferedBytes: parsed.MAX_BUFFERED_BYTES ?? defaultConfig.maxBufferedBytes,
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS ?? defaultConfig.shutdownTimeoutMs,
-    requestTimeoutMs: parsed.REQUEST_TIMEOUT_MS ?? defaultConfig.requestTimeoutMs
+    requestTimeoutMs: parsed.REQUEST_TIMEOUT_MS ?? defaultConfig.requestTimeoutMs,
+    trustProxy: parseTrustProxy(parsed.TRUST_PROXY)
   }
 }
 
@@ -228,6 +237,29 @@ function parseOrigins (value: string | undefined): AllowedOrigins {
     throw new ConfigError('ALLOWED_ORIGINS', `must be * or a comma-separated list of origins like https://app.example.com (got ${JSON.stringify(bad)})`)
   }
   return origins
+}
+
+/** The proxy-addr ranges Fastify takes by name. */
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+/**
+ * Proxies as addresses, CIDR ranges or named ranges, checked here (Fastify would throw a stack trace). No hop count:
+ * Fastify 5 ignores X-Forwarded-For with one, since it cannot tell a proxy from a client that sends the header.
+ */
+function parseTrustProxy (value: string | undefined): Config['trustProxy'] {
+  if (value === undefined) return false
+  const proxies = value.split(',').map(proxy => proxy.trim())
+  if (!proxies.every(proxy => PROXY_RANGES.has(proxy) || isAddressOrRange(proxy))) {
+    throw new ConfigError('TRUST_PROXY', `must be a comma-separated list of your proxies' addresses or CIDR ranges, or loopback, linklocal or uniquelocal (got ${JSON.stringify(value)})`)
+  }
+  return proxies
+}
+
+function isAddressOrRange (value: string): boolean {
+  const [address, bits, ...rest] = value.split('/')
+  const family = isIP(address as string)
+  if (family === 0 || rest.length > 0) return false
+  return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128))
 }
 
 function isOrigin (value: string): boolean {

@@ -26,7 +26,8 @@ t.test('every variable is read and converted', async t => {
     METRICS: 'off',
     METRICS_PORT: '9100',
     SHED_EVENT_LOOP_DELAY_MS: '250',
-    SHED_HEAP_USED_BYTES: '1000000000'
+    SHED_HEAP_USED_BYTES: '1000000000',
+    TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1'
   }), {
     port: 8080,
     host: '0.0.0.0',
@@ -50,7 +51,8 @@ t.test('every variable is read and converted', async t => {
     metrics: false,
     metricsPort: 9100,
     shedEventLoopDelayMs: 250,
-    shedHeapUsedBytes: 1_000_000_000
+    shedHeapUsedBytes: 1_000_000_000,
+    trustProxy: ['10.0.0.0/8', '127.0.0.1', '::1']
   })
   t.equal(loadConfig({ ALLOWED_ORIGINS: '*' }).allowedOrigins, '*')
   t.equal(loadConfig({}).nodeId, defaultConfig.nodeId, 'a generated node id, the same for the life of the process')
@@ -101,12 +103,25 @@ t.test('secrets: several API keys for rotation, a JWT secret, and safe limits in
   t.same(loadConfig({ API_KEYS: ` ${KEY_A} , ` }).apiKeys, [KEY_A], 'blanks around keys are ignored')
 })
 
+t.test('TRUST_PROXY: off by default, or the proxies\' addresses; anything else is named', async t => {
+  t.equal(loadConfig({}).trustProxy, false)
+  t.same(loadConfig({ TRUST_PROXY: 'loopback,uniquelocal, fd00::/8' }).trustProxy, ['loopback', 'uniquelocal', 'fd00::/8'])
+  // A hop count is refused: Fastify 5 would ignore the header with one, as it cannot tell proxies from clients.
+  for (const bad of ['true', '1', '10.0.0.0/33', '::/129', '10.0.0.300', 'proxy.internal', '1.5', ',', '127.0.0.1,,']) {
+    t.throws(() => loadConfig({ TRUST_PROXY: bad }), {
+      variable: 'TRUST_PROXY',
+      message: /^invalid configuration: TRUST_PROXY must be a comma-separated list of your proxies' addresses or CIDR ranges, or loopback, linklocal or uniquelocal \(got ".*"\)$/
+    }, bad)
+  }
+})
+
 t.test('production refuses to start without API_KEYS, JWT_SECRET and ALLOWED_ORIGINS unless AUTH=off', async t => {
   t.throws(() => loadConfig({ NODE_ENV: 'production' }), {
     variable: 'API_KEYS, JWT_SECRET, ALLOWED_ORIGINS',
     message: /must be set when NODE_ENV=production .*set AUTH=off to run open deliberately/
   })
-  t.throws(() => loadConfig({ ...production, ALLOWED_ORIGINS: '*' }), { name: 'ConfigError', variable: 'ALLOWED_ORIGINS' })
+  // Set, but to '*': the line says what is wrong with it rather than that it is missing.
+  t.throws(() => loadConfig({ ...production, ALLOWED_ORIGINS: '*' }), { name: 'ConfigError', variable: 'ALLOWED_ORIGINS', message: 'invalid configuration: ALLOWED_ORIGINS must list the origins of your pages when NODE_ENV=production, not *; or set AUTH=off to run open deliberately' })
   t.throws(() => loadConfig({ ...production, JWT_SECRET: '' }), { name: 'ConfigError', variable: 'JWT_SECRET' })
   const open = loadConfig({ NODE_ENV: 'production', AUTH: 'off' })
   t.same([open.apiKeys, open.jwtSecret, open.allowedOrigins], [[], null, '*'])

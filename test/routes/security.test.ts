@@ -186,6 +186,28 @@ t.test('upgrade rate limit: 429 with Retry-After per IP', async t => {
   t.ok(Number(res.headers['retry-after']) > 0)
 })
 
+t.test('behind a trusted proxy the limits count the client address it forwards, and only then', async t => {
+  // Regression: X-Forwarded-For was never read, so behind a load balancer every client shared its one address and
+  // the per-IP limits refused most of them after a fleet reconnected.
+  const upgrade = async (server: Server, forwardedFor: string): Promise<number> => {
+    const ws = new WebSocket(`${server.wsUrl}/ws/u${Math.random()}`, { headers: { 'x-forwarded-for': forwardedFor } })
+    t.teardown(() => ws.terminate())
+    ws.on('error', () => {})
+    const [first] = await Promise.race([once(ws, 'open'), once(ws, 'unexpected-response').then(([, res]) => [res])]) as [{ statusCode: number } | undefined]
+    return first?.statusCode ?? 101
+  }
+  const proxied = await listen(t, { upgradeRatePerMinute: 2, trustProxy: ['127.0.0.1'] })
+  t.same([await upgrade(proxied, '2.2.2.2'), await upgrade(proxied, '2.2.2.2'), await upgrade(proxied, '2.2.2.2')], [101, 101, 429])
+  t.equal(await upgrade(proxied, '3.3.3.3'), 101, 'another client behind the same proxy has its own budget')
+  const open = await listen(t, { rateLimitPerMinute: 1, trustProxy: ['loopback'] })
+  const body = { sender: 'a', receiver: 'b', message: 'x' }
+  t.equal((await post(open, '/send-message', body, { 'x-forwarded-for': '4.4.4.4' })).status, 200)
+  t.equal((await post(open, '/send-message', body, { 'x-forwarded-for': '5.5.5.5' })).status, 200, 'open mode counts per forwarded client')
+  // Not trusted by default: a client cannot pick its own address to dodge the limit.
+  const direct = await listen(t, { upgradeRatePerMinute: 2 })
+  t.same([await upgrade(direct, '6.6.6.6'), await upgrade(direct, '7.7.7.7'), await upgrade(direct, '8.8.8.8')], [101, 101, 429])
+})
+
 t.test('auth-mode logs carry no API key, token or message text', async t => {
   const logs = new LogCapture()
   const server = await listen(t, secure, logs)
