@@ -1,4 +1,7 @@
+import { once } from 'node:events'
+import type { IncomingMessage } from 'node:http'
 import t from 'tap'
+import WebSocket from 'ws'
 import { connect, listen, LogCapture, post } from './helper.js'
 
 t.test('a sane incoming X-Request-Id is honoured, returned and logged; others are replaced', async t => {
@@ -30,4 +33,20 @@ t.test('a WebSocket connection id is its upgrade request id, in every log line a
   while (logs.find('ws closed') === undefined) await new Promise(resolve => setTimeout(resolve, 5))
   t.match(logs.find('ws connected'), { connId: 'conn-7', userId: 'alice' })
   t.match(logs.find('ws closed'), { connId: 'conn-7', userId: 'alice' })
+})
+
+t.test('the 101 carries X-Request-Id too, so a client can quote the connId its connection is logged under', async t => {
+  const logs = new LogCapture()
+  const server = await listen(t, {}, logs)
+  const seen: string[] = []
+  for (const headers of [{ 'x-request-id': 'conn-8' }, {}]) {
+    const ws = new WebSocket(`${server.wsUrl}/ws/alice`, { headers })
+    t.teardown(() => ws.terminate())
+    const [response] = await once(ws, 'upgrade') as [IncomingMessage]
+    seen.push(response.headers['x-request-id'] as string)
+  }
+  t.equal(seen[0], 'conn-8')
+  t.match(seen[1], /^[0-9a-f-]{36}$/)
+  while (logs.lines.filter(line => line.msg === 'ws connected').length < 2) await new Promise(resolve => setTimeout(resolve, 5))
+  t.same(logs.lines.filter(line => line.msg === 'ws connected').map(line => line.connId), seen, 'the same id as in the log')
 })

@@ -76,6 +76,13 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
     ;(socket as Socket & { _httpMessage: ServerResponse })._httpMessage.once('finish', () => socket.destroy())
   })
 
+  // ws writes the 101 itself: this gives it the X-Request-Id every other answer carries, which is the connection's
+  // connId in the logs. The preHandler notes it once the upgrade is going ahead.
+  const upgradeIds = new WeakMap<IncomingMessage, string>()
+  app.websocketServer.on('headers', (headers: string[], request: IncomingMessage) => {
+    headers.push(`X-Request-Id: ${upgradeIds.get(request) as string}`)
+  })
+
   await app.register(upgradeGuard, opts)
   app.decorateRequest('topics', null)
   app.decorateRequest('lease', null)
@@ -146,6 +153,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       }
       request.lease = lease
       request.upgradeReply = reply
+      upgradeIds.set(request.raw, request.id)
       // If the client vanishes before the upgrade completes, or whenever the socket finally closes.
       if (lease !== NO_LEASE) request.raw.socket.once('close', lease.release)
     },
