@@ -10,6 +10,8 @@ export const TOPIC_CHAR = '[A-Za-z0-9_.:\\-]'
 export const USER_ID_PATTERN = `^${USER_ID_CHAR}+$`
 export const TOPIC_PATTERN = `^${TOPIC_CHAR}+$`
 export const NON_BLANK_PATTERN = '\\S'
+/** No unpaired UTF-16 surrogate (ajv compiles patterns with the u flag, where a proper pair is one code point). */
+export const WELL_FORMED_PATTERN = '^[^\\uD800-\\uDFFF]*$'
 
 export const UserIdSchema = Type.String({
   minLength: 1,
@@ -27,12 +29,16 @@ export const TopicSchema = Type.String({
   examples: ['news']
 })
 
-/** Message text: pushed exactly as sent; the limit counts Unicode code points. */
+/**
+ * Message text: pushed exactly as sent; the limit counts Unicode code points. JSON can spell an unpaired surrogate
+ * ("\\ud800"), which no UTF-8 text frame can carry, so it is refused rather than altered on the way out.
+ */
 export const messageTextSchema = (maxLength: number) => Type.String({
   minLength: 1,
   maxLength,
   pattern: NON_BLANK_PATTERN,
-  description: `1-${maxLength} characters, at least one of them not whitespace; any Unicode`,
+  allOf: [{ pattern: WELL_FORMED_PATTERN }],
+  description: `1-${maxLength} characters, at least one of them not whitespace; any Unicode text`,
   examples: ['hello from curl']
 })
 
@@ -52,6 +58,7 @@ export const PATTERN_HINTS: Record<string, string> = {
   [USER_ID_PATTERN]: 'must contain only A-Z a-z 0-9 _ - . @ :',
   [TOPIC_PATTERN]: 'must contain only A-Z a-z 0-9 _ - . :',
   [NON_BLANK_PATTERN]: 'must contain at least one non-whitespace character',
+  [WELL_FORMED_PATTERN]: 'must be Unicode text: it holds an unpaired surrogate (\\ud800-\\udfff)',
   [`${TOPIC_PATTERN}|^\\*$`]: 'must be "*" or contain only A-Z a-z 0-9 _ - . :'
 }
 

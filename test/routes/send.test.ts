@@ -34,6 +34,9 @@ t.test('schema violations are 400s that name the field and the rule', async t =>
     ['number as receiver, not coerced', { ...valid, receiver: 42 }, 'body/receiver must be string'],
     ['empty message', { ...valid, message: '' }, 'body/message must not have fewer than 1 characters'],
     ['blank message', { ...valid, message: ' \t\n ' }, 'body/message must contain at least one non-whitespace character'],
+    // Regression: valid JSON but not text; the ?format=text line carried U+FFFD in its place, unlike the JSON frame.
+    ['lone surrogate', '{"sender":"a","receiver":"b","message":"x\\ud800y"}', 'body/message must be Unicode text: it holds an unpaired surrogate (\\ud800-\\udfff)'],
+    ['lone low surrogate', '{"sender":"a","receiver":"b","message":"\\udc00"}', 'body/message must be Unicode text: it holds an unpaired surrogate (\\ud800-\\udfff)'],
     ['message over MAX_MESSAGE_LENGTH', { ...valid, message: 'x'.repeat(11) }, 'body/message must not have more than 10 characters'],
     ['empty user id', { ...valid, sender: '' }, 'body/sender must not have fewer than 1 characters'],
     ['user id too long', { ...valid, receiver: 'a'.repeat(65) }, 'body/receiver must not have more than 64 characters'],
@@ -51,6 +54,7 @@ t.test('schema violations are 400s that name the field and the rule', async t =>
 t.test('limits count characters, not bytes: 10 emoji fit a 10-character limit', async t => {
   const app = await build(t, { maxMessageLength: 10 })
   t.equal((await send(app, { ...valid, message: '🎉'.repeat(10) })).status, 200)
+  t.equal((await send(app, '{"sender":"a","receiver":"b","message":"\\ud83c\\udf89 escaped"}')).status, 200, 'an escaped pair is one character')
   t.equal((await send(app, { ...valid, message: '안녕하세요 세계' })).status, 200)
   t.equal((await send(app, { ...valid, sender: 'bob.smith@example.com:1_-' })).status, 200)
 })
