@@ -49,6 +49,8 @@ export interface VerifiedToken {
 }
 
 const ALGORITHM = 'HS256'
+/** The aud a receiver token may carry; tokens without one are ours too (those /tokens mints, and most backends'). */
+const AUDIENCE = 'pushwire'
 
 export class ReceiverTokens {
   readonly #key: Uint8Array
@@ -77,6 +79,10 @@ export class ReceiverTokens {
       throw new AuthFailure(401, describeJoseError(err))
     }
     if (payload.sub !== userId) throw new AuthFailure(401, 'token sub does not match the user id in the URL')
+    // A secret shared with other services must not let their tokens in: an aud, when there is one, must name us.
+    if (payload.aud !== undefined && ![payload.aud].flat().includes(AUDIENCE)) {
+      throw new AuthFailure(401, `token aud claim names another service: a receiver token has no aud, or "${AUDIENCE}" among them`)
+    }
     const allowed = parseTopicsClaim(payload.topics)
     if (allowed !== null && !allowed.includes('*')) {
       const denied = topics.find(topic => !allowed.includes(topic))

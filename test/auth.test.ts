@@ -60,10 +60,14 @@ t.test('every forged, stale or mismatched token is refused with the reason', asy
     ['garbage', 'not-a-jwt', [], 401, /malformed/],
     ['sub of another user', await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('bob').setExpirationTime(now() + 60).sign(key), [], 401, /sub does not match/],
     ['topic not in the claim', await sign({ topics: ['news'] }), ['news', 'admin'], 403, /does not allow topic "admin"/],
-    ['topics claim not a list', await sign({ topics: 'news' }), [], 401, /topics claim must be an array/]
+    ['topics claim not a list', await sign({ topics: 'news' }), [], 401, /topics claim must be an array/],
+    // Regression: a token a shared secret signed for another service (its own aud) opened a connection here.
+    ['aud of another service', await sign({ aud: 'billing' }), [], 401, /^token aud claim names another service: a receiver token has no aud, or "pushwire" among them$/],
+    ['aud list without ours', await sign({ aud: ['billing', 'mail'] }), [], 401, /aud claim names another service/]
   ]
   for (const [name, token, topics, statusCode, message] of cases) {
     await t.rejects(tokens.verify(token, 'alice', topics), { name: 'AuthFailure', statusCode, message }, name)
   }
   t.type(new AuthFailure(403, 'x'), Error)
+  for (const aud of ['pushwire', ['billing', 'pushwire']]) t.ok(await tokens.verify(await sign({ aud }), 'alice', []), `aud ${JSON.stringify(aud)}`)
 })
