@@ -214,7 +214,7 @@ export function buildAsyncApi (): { [key: string]: Json } {
           scheme: 'bearer',
           bearerFormat: 'JWT',
           description: 'An HS256 receiver token (from POST /tokens, or signed with JWT_SECRET) with `sub` the user id, ' +
-            '`exp`, and optionally `topics`, in `Authorization: Bearer <token>`.'
+            '`exp`, and optionally `topics` and an `aud` that includes "pushwire", in `Authorization: Bearer <token>`.'
         },
         bearerSubprotocol: {
           type: 'httpApiKey',
