@@ -62,8 +62,9 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       maxFragments: MAX_CLIENT_FRAGMENTS,
       clientTracking: false,
       perMessageDeflate: false,
-      // Browsers carry the token as a second subprotocol; the one selected is always "pushwire".
-      handleProtocols: (protocols: Set<string>) => protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false
+      // Browsers carry the token as a second subprotocol; the one selected is always "pushwire". ws asks only when
+      // some were offered, and checkHandshake has refused every list without it.
+      handleProtocols: () => SUBPROTOCOL
     },
     preClose: (done) => { closeAll().then(() => done(), done) }
   })
