@@ -17,9 +17,20 @@ export class Emitter<Events> {
     this.#listeners.get(event)?.delete(listener as Listener<never>)
   }
 
+  /**
+   * Calls every listener, each on its own: a listener that throws must not stop the others, nor the caller (the
+   * client's reconnect loop emits from the middle of its work). Its error is rethrown from a microtask, so it still
+   * shows as uncaught (a page error, Node's uncaughtException), the way EventTarget reports a throwing listener.
+   */
   protected emit<K extends keyof Events> (event: K, value: Events[K]): void {
     const set = this.#listeners.get(event)
     if (set === undefined) return
-    for (const listener of [...set]) (listener as Listener<Events[K]>)(value)
+    for (const listener of [...set]) {
+      try {
+        (listener as Listener<Events[K]>)(value)
+      } catch (err) {
+        queueMicrotask(() => { throw err })
+      }
+    }
   }
 }

@@ -33,6 +33,18 @@ export interface ConnectOptions<F extends 'json' | 'text' = 'json' | 'text'> {
   stableAfterMs?: number
   /** How long the GET that asks why an upgrade failed may take before the client just retries (default 5 s). */
   probeTimeoutMs?: number
+  /**
+   * How long the opening handshake may take before the attempt counts as failed and is retried (default 10 s). A
+   * healthy handshake is a round trip or two; without a limit, a load balancer that accepts TCP and never answers
+   * would hold the client in 'connecting' for 240 s in Chromium and for good in Node's ws.
+   */
+  connectTimeoutMs?: number
+  /**
+   * Node (the ws package) only: a connection that has brought no ping and no message for this long is taken for dead
+   * and replaced. Set it above twice the server's HEARTBEAT_INTERVAL_MS (e.g. 65 s for the default 30 s): the
+   * client cannot learn that interval, and browsers do not expose pings at all. Off by default.
+   */
+  heartbeatTimeoutMs?: number
   /** How many message ids are remembered to drop repeats (default 1000). */
   dedupeWindow?: number
   /** A WebSocket implementation; by default the global one, else the ws package. */
@@ -68,12 +80,20 @@ export interface WebSocketLike {
 }
 export type WebSocketConstructor = new (url: string, protocols: string[]) => WebSocketLike
 
+/** What the ws package adds to the standard API: it shows the server's pings, and can drop a dead connection at once. */
+interface NodeWebSocket extends WebSocketLike {
+  on: (event: 'ping', listener: () => void) => void
+  terminate: () => void
+}
+
 const SUBPROTOCOL = 'pushwire'
 const CLOSED = 3
 
 /** Opens a connection at once; it reconnects on its own until close() or a fatal error. */
 export function connect (options: ConnectOptions<'text'> & { format: 'text' }): PushwireClient<string>
 export function connect (options: ConnectOptions<'json'>): PushwireClient<MessageFrame>
+/** A format known only at run time: message events carry either shape. */
+export function connect (options: ConnectOptions): PushwireClient<MessageFrame | string>
 export function connect (options: ConnectOptions): PushwireClient<MessageFrame | string> {
   return new PushwireClient(options)
 }
@@ -128,9 +148,8 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       }
     } catch (err) {
       if (this.#stopped) return // close() was called while getToken was pending
-      this.emit('error', new PushwireError(`getToken failed: ${(err as Error).message}`, false))
       this.#needsToken = true
-      this.#retry(1006)
+      this.#retry(1006, () => { this.emit('error', new PushwireError(`getToken failed: ${(err as Error).message}`, false)) })
       return
     }
     const protocols = this.#token === undefined ? [SUBPROTOCOL] : [SUBPROTOCOL, `bearer.${this.#token}`]
@@ -145,20 +164,59 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
     }
     this.#socket = socket
     let opened = false
+    // Why the client gave up on this socket itself, if it did: said in place of the close event's empty reason.
+    let abandoned: string | undefined
+    const connectTimeoutMs = this.#options.connectTimeoutMs ?? 10_000
+    const connectTimer = setTimeout(() => {
+      abandoned = `no answer to the opening handshake within ${connectTimeoutMs} ms`
+      socket.close()
+    }, connectTimeoutMs)
+    const silence = this.#watchSilence(socket, why => { abandoned = why })
     socket.addEventListener('open', () => {
+      clearTimeout(connectTimer)
+      silence?.heard() // the first ping is up to one heartbeat interval away
       opened = true
       this.#state = 'open'
       const attempt = this.#attempt
       this.#stableTimer = setTimeout(() => { this.#attempt = 0 }, this.#options.stableAfterMs ?? 5000)
       this.emit('open', { attempt })
     })
-    socket.addEventListener('message', event => { this.#receive(event.data) })
+    socket.addEventListener('message', event => {
+      silence?.heard()
+      this.#receive(event.data)
+    })
     // A close event always follows an error; that is where the decision is made.
     socket.addEventListener('error', () => {})
     socket.addEventListener('close', event => {
+      clearTimeout(connectTimer)
+      silence?.stop()
       clearTimeout(this.#stableTimer)
-      this.#closed(event.code, event.reason, opened)
+      this.#closed(event.code, abandoned ?? event.reason, opened, abandoned !== undefined)
     })
+  }
+
+  /**
+   * With heartbeatTimeoutMs, under ws: a timer that each server ping (and each message) restarts, and that drops the
+   * connection when it runs out. A link that died without a FIN or RST (a NAT that forgot it) is otherwise open for
+   * good on this side, long after the server terminated it on a missed pong. Browsers hide pings: nothing to watch.
+   */
+  #watchSilence (socket: WebSocketLike, abandon: (why: string) => void): { heard: () => void, stop: () => void } | undefined {
+    const timeoutMs = this.#options.heartbeatTimeoutMs
+    if (timeoutMs === undefined || typeof (socket as Partial<NodeWebSocket>).on !== 'function') return undefined
+    const node = socket as NodeWebSocket
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const watch = {
+      heard: () => {
+        clearTimeout(timer)
+        timer = setTimeout(() => {
+          abandon(`no ping from the server within ${timeoutMs} ms`)
+          node.terminate()
+        }, timeoutMs)
+      },
+      stop: () => { clearTimeout(timer) }
+    }
+    node.on('ping', watch.heard)
+    return watch
   }
 
   #receive (data: unknown): void {
@@ -182,7 +240,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
     if (this.#recent.add(frame.id)) this.emit('message', frame as M)
   }
 
-  async #closed (code: number, reason: string, opened: boolean): Promise<void> {
+  async #closed (code: number, reason: string, opened: boolean, abandoned: boolean): Promise<void> {
     this.#socket = null
     // Only close() stops a client with a socket still open: it reports its own 1000, also when it cut an upgrade
     // short (the socket then closes with 1006).
@@ -191,8 +249,11 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       return
     }
     let action: Action
-    let why: string
-    if (opened) {
+    let why = reason
+    if (abandoned) {
+      // The client gave up itself (a hung handshake, a silent connection): asking the server why would hang too.
+      action = 'reconnect'
+    } else if (opened) {
       action = afterClose(code)
       why = `closed with ${code}${reason === '' ? '' : ` (${reason})`}`
     } else {
@@ -207,15 +268,20 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       this.#needsToken = true
     }
     if (action === 'stop') return this.#fail(`${why}: not reconnecting`, code)
-    this.emit('close', { code, reason, willReconnect: true })
-    this.#retry(code)
+    this.#retry(code, () => { this.emit('close', { code, reason, willReconnect: true }) })
   }
 
-  #retry (code: number): void {
+  /**
+   * Schedules the next attempt, and only then tells listeners: announce (what went wrong), then reconnecting. So a
+   * listener sees the state it is told about, and nothing a listener does can keep the next attempt from running.
+   */
+  #retry (code: number, announce: () => void): void {
     const delayMs = backoffDelay(this.#attempt, this.#options.initialDelayMs ?? 500, this.#options.maxDelayMs ?? 10_000)
     this.#attempt++
     this.#state = 'reconnecting'
     this.#retryTimer = setTimeout(() => { this.#open() }, delayMs)
+    announce()
+    if (this.#stopped) return // that listener called close(), which has already reported the end
     this.emit('reconnecting', { attempt: this.#attempt, delayMs, code })
   }
 
@@ -236,6 +302,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
 
   #fail (message: string, code: number): void {
     this.#stopped = true
+    this.#state = 'closed'
     this.emit('error', new PushwireError(message, true, code))
     this.#finish(code, message)
   }

@@ -108,6 +108,18 @@ function showMode (): void {
 sendForm.addEventListener('change', showMode)
 showMode()
 
+// The server's limit is in code points, which maxlength cannot express (see console-page.ts). A message over it
+// makes the field invalid, so the browser does not submit the form, and the reason is shown next to the button.
+const message = $<HTMLTextAreaElement>('message')
+const maxLength = Number(message.dataset.maxLength)
+message.addEventListener('input', () => {
+  const length = [...message.value].length
+  message.setCustomValidity(length > maxLength ? `The message is ${length} characters long; the limit is ${maxLength}.` : '')
+})
+message.addEventListener('invalid', () => {
+  if (message.validity.customError) showResult(sendResult, message.validationMessage, false)
+})
+
 /** The publisher key, when one is entered: the POST routes and presence need it in auth mode. */
 function apiKeyHeader (): Record<string, string> {
   const apiKey = value('api-key')
@@ -117,7 +129,7 @@ function apiKeyHeader (): Record<string, string> {
 sendForm.addEventListener('submit', event => {
   event.preventDefault()
   const current = mode()
-  const body: Record<string, string> = { sender: value('sender'), message: $<HTMLTextAreaElement>('message').value }
+  const body: Record<string, string> = { sender: value('sender'), message: message.value }
   if (current === 'direct') body.receiver = value('target')
   if (current === 'topic') body.topic = value('target')
   const path = current === 'direct' ? '/send-message' : current === 'topic' ? '/publish' : '/broadcast'

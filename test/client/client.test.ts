@@ -2,7 +2,7 @@
 import type { Static } from '@sinclair/typebox'
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
-import { connect, type ConnectOptions, type MessageFrame } from '../../src/client/index.js'
+import { connect, type ConnectOptions, type MessageFrame, type PushwireClient } from '../../src/client/index.js'
 import { ReceiverTokens } from '../../src/auth.js'
 import { CLOSE } from '../../src/close-codes.js'
 import type { MessageFrameSchema } from '../../src/schemas/ws.js'
@@ -25,6 +25,18 @@ t.test('the frame types match the server schema', async t => {
   type Same<A, B> = [A] extends [B] ? [B] extends [A] ? true : false : false
   const same: Same<MessageFrame, Static<typeof MessageFrameSchema>> = true
   t.ok(same)
+})
+
+t.test('connect() types: text gives strings, json frames, and a format only known at run time the union', async t => {
+  type Same<A, B> = [A] extends [B] ? [B] extends [A] ? true : false : false
+  const options = { url: 'http://127.0.0.1:1', userId: 'alice' }
+  const pick = (text: boolean): 'json' | 'text' => text ? 'text' : 'json'
+  const clients = [connect(options), connect({ ...options, format: 'text' }), connect({ ...options, format: pick(false) })] as const
+  for (const client of clients) client.close()
+  const json: Same<typeof clients[0], PushwireClient<MessageFrame>> = true
+  const text: Same<typeof clients[1], PushwireClient<string>> = true
+  const either: Same<typeof clients[2], PushwireClient<MessageFrame | string>> = true
+  t.same([json, text, either], [true, true, true])
 })
 
 t.test('direct, topic and broadcast messages arrive as frames; text format gives lines', async t => {

@@ -74,3 +74,24 @@ t.test('emitter: on returns the remover, off removes, an event nobody listens to
   events.fire(3)
   t.same(seen, [1, 2, 4])
 })
+
+t.test('emitter: a listener that throws does not stop the others, and its error is rethrown where it shows as uncaught', async t => {
+  class Events extends Emitter<{ ping: number }> {
+    fire (n: number): void { this.emit('ping', n) }
+  }
+  const uncaught: unknown[] = []
+  const capture = (err: unknown): void => { uncaught.push(err) }
+  process.on('uncaughtException', capture)
+  t.teardown(() => { process.off('uncaughtException', capture) })
+  const events = new Events()
+  const seen: number[] = []
+  const boom = new Error('boom')
+  events.on('ping', () => { throw boom })
+  events.on('ping', n => seen.push(n))
+  t.doesNotThrow(() => events.fire(1), 'emit itself does not throw')
+  t.same(seen, [1], 'the next listener ran')
+  t.same(uncaught, [], 'not reported synchronously')
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(uncaught[0], boom, 'the very error, reported once')
+  t.equal(uncaught.length, 1)
+})

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import t from 'tap'
 import { ReceiverTokens } from '../../src/auth.js'
+import { CLOSE } from '../../src/close-codes.js'
 import { listen, post, type Server } from '../helper.js'
 import { startServer } from '../process.js'
 import { freePort } from '../redis-server.js'
@@ -214,4 +215,102 @@ t.test('keyboard and labels: every field is labelled, and Enter connects', { ski
   await page.keyboard.press('Enter')
   await state(page, 'open')
   t.equal((await post(server, '/send-message', { sender: 'x', receiver: 'dave', message: 'typed' })).body.status, 'sent')
+})
+
+t.test('the message limit counts characters the way the server does: 1000 emoji fit, 1001 are refused before sending', { skip }, async t => {
+  const server = await listen(t)
+  const browser = await launch(t)
+  const { page, errors } = await openConsole(browser, server, 'alice')
+  await state(page, 'open')
+  const posts: string[] = []
+  page.on('request', request => { if (request.method() === 'POST') posts.push(request.url()) })
+  const party = '🎉'.repeat(1000) // 1000 code points, 2000 UTF-16 units
+  t.match(await send(page, 'direct', 'alice', party), /^sent/)
+  await page.locator('#feed li').first().waitFor()
+  t.equal(await page.locator('#feed li .text').first().innerText(), party, 'all 1000 arrived, none cut off')
+
+  await page.fill('#message', `${party}🎉`)
+  await page.click('#send-form button[type="submit"]')
+  await page.locator('#send-result', { hasText: 'The message is 1001 characters long; the limit is 1000.' }).waitFor()
+  t.equal(await page.locator('#send-result').getAttribute('class'), 'result bad')
+  const pasted = '🎉'.repeat(1500)
+  await page.fill('#message', pasted)
+  t.equal(await page.inputValue('#message'), pasted, 'a long paste is kept whole: nothing is cut silently')
+  await page.click('#send-form button[type="submit"]')
+  await page.locator('#send-result', { hasText: 'The message is 1500 characters long' }).waitFor()
+  await page.fill('#message', party)
+  t.match(await send(page, 'direct', 'alice', party), /^sent/, 'back under the limit, it sends')
+  t.equal(posts.length, 2, 'the over-long message was never posted')
+  t.same(errors, [])
+})
+
+t.test('the focus ring has 3:1 contrast or more against the card and the page (WCAG 1.4.11)', { skip }, async t => {
+  const server = await listen(t)
+  const browser = await launch(t)
+  const page = await browser.newPage()
+  await page.goto(`${server.url}/`)
+  await page.keyboard.press('Tab')
+  const colours = await page.evaluate(() => {
+    // The DOM types are not in this (Node) project: just what is used here.
+    interface Element { id: string, closest: (selector: string) => Element }
+    const { document, getComputedStyle } = globalThis as unknown as {
+      document: { activeElement: Element, documentElement: Element }
+      getComputedStyle: (element: Element) => Record<'outlineStyle' | 'outlineWidth' | 'outlineColor' | 'backgroundColor', string>
+    }
+    const focused = document.activeElement
+    const style = getComputedStyle(focused)
+    return {
+      id: focused.id,
+      outline: `${style.outlineStyle} ${style.outlineWidth}`,
+      ring: style.outlineColor,
+      card: getComputedStyle(focused.closest('.card')).backgroundColor,
+      page: getComputedStyle(document.documentElement).backgroundColor
+    }
+  })
+  t.same([colours.id, colours.outline], ['user-id', 'solid 3px'], 'the keyboard focus shows the ring')
+  for (const background of [colours.card, colours.page]) {
+    const ratio = contrast(colours.ring, background)
+    t.ok(ratio >= 3, `${colours.ring} on ${background}: ${ratio.toFixed(2)}:1`)
+  }
+})
+
+/** The WCAG contrast ratio of two rgb() colours. */
+function contrast (a: string, b: string): number {
+  const luminance = (colour: string): number => {
+    const [r, g, b] = (colour.match(/\d+/g) ?? []).slice(0, 3).map(Number).map(c => {
+      const s = c / 255
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4
+    }) as [number, number, number]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+  }
+  const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number]
+  return (light + 0.05) / (dark + 0.05)
+}
+
+t.test('in the browser, a close listener that throws shows as a page error and the client still reconnects', { skip }, async t => {
+  const server = await listen(t)
+  const browser = await launch(t)
+  const page = await browser.newPage()
+  const errors: string[] = []
+  page.on('pageerror', error => errors.push(error.message))
+  await page.goto(`${server.url}/`)
+  const states = page.evaluate(async (url) => {
+    const { connect } = await import(`${url}/assets/client/index.js`) as typeof import('../../src/client/index.js')
+    const client = connect({ url, userId: 'frank', initialDelayMs: 20 })
+    const seen: string[] = []
+    client.on('close', ({ willReconnect }) => {
+      seen.push(client.state)
+      if (willReconnect) throw new Error('oops in a close listener')
+    })
+    let opens = 0
+    await new Promise<void>(resolve => client.on('open', () => { if (++opens === 2) resolve() }))
+    const closed = new Promise<void>(resolve => client.on('close', ({ willReconnect }) => { if (!willReconnect) resolve() }))
+    client.close()
+    await closed
+    return seen
+  }, server.url)
+  while (server.app.connections.connectionCount === 0) await new Promise(resolve => setTimeout(resolve, 10))
+  for (const connection of [...server.app.connections.connections()]) server.app.connections.close(connection, CLOSE.slowConsumer)
+  t.same(await states, ['reconnecting', 'closed'], 'reconnected; the state was reconnecting when the close event said so')
+  t.same(errors, ['oops in a close listener'], 'reported as a page error')
 })

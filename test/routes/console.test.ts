@@ -33,7 +33,8 @@ t.test('GET / is the console page, locked to its own origin by its CSP', async t
   t.match(res.body, '<script type="module" src="/assets/console/app.js"></script>')
   t.notMatch(res.body, /https?:\/\/(?!localhost)/, 'no CDN or other origin')
   t.match(res.body, /<div hidden>\s*<label for="token">/, 'no token field in open mode')
-  t.match(res.body, 'maxlength="1000"', 'the message limit is the configured one')
+  t.match(res.body, 'data-max-length="1000"', 'the message limit is the configured one (checked by the script in code points)')
+  t.notMatch(res.body, /<textarea[^>]* maxlength=/, 'no maxlength: it counts UTF-16 units, and would cut emoji messages short')
 
   const script = await app.inject('/assets/console/app.js')
   t.equal(script.statusCode, 200)

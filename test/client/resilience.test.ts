@@ -1,0 +1,212 @@
+// The client keeps going when its own listeners throw, when a server accepts TCP but never answers the upgrade, and
+// when a connection goes silent without a FIN or RST.
+import { once } from 'node:events'
+import { connect as tcpConnect, createServer, type Socket } from 'node:net'
+import t, { type Test } from 'tap'
+import WebSocket from 'ws'
+import { connect, type ConnectOptions, type State, type WebSocketLike } from '../../src/client/index.js'
+import { listen, post } from '../helper.js'
+import { record } from './recorder.js'
+import { scripted } from './scripted.js'
+
+const fast = { initialDelayMs: 20, maxDelayMs: 100 }
+
+function start (t: Test, url: string, options: Partial<ConnectOptions<'json'>> = {}) {
+  const client = connect({ url, userId: 'alice', ...fast, ...options })
+  t.teardown(() => client.close())
+  return { client, events: record(client) }
+}
+
+/** Collects what reaches uncaughtException while the test runs: a listener's throw must still be reported there. */
+function uncaught (t: Test): Error[] {
+  const errors: Error[] = []
+  const capture = (err: Error): void => { errors.push(err) }
+  process.on('uncaughtException', capture)
+  t.teardown(() => { process.off('uncaughtException', capture) })
+  return errors
+}
+
+t.test('a close listener that throws does not stop reconnecting, and its error is still reported', async t => {
+  const errors = uncaught(t)
+  const server = await scripted(t, [socket => socket.close(1001, 'restart')])
+  const { client, events } = start(t, server.url)
+  const seen: State[] = []
+  client.on('close', ({ willReconnect }) => {
+    seen.push(client.state)
+    if (willReconnect) throw new Error('oops')
+  })
+  t.same(await events.nth('close', 1), { code: 1001, reason: 'restart', willReconnect: true })
+  await events.nth('reconnecting', 1)
+  await events.nth('open', 2)
+  t.equal(client.state, 'open')
+  t.same(seen, ['reconnecting'], 'the state is already reconnecting when the close event says it will')
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(errors.map(e => e.message), ['oops'], 'reported as uncaught, once')
+})
+
+t.test('an error listener that throws after a failed getToken does not stop reconnecting', async t => {
+  const errors = uncaught(t)
+  const server = await scripted(t, [])
+  let calls = 0
+  const { client, events } = start(t, server.url, {
+    getToken: () => {
+      if (++calls === 1) throw new Error('auth service down')
+      return 'token'
+    }
+  })
+  const seen: State[] = []
+  client.on('error', () => {
+    seen.push(client.state)
+    throw new Error('oops in error listener')
+  })
+  await events.nth('open', 1)
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(events.names(), ['error', 'reconnecting', 'open'])
+  t.same(seen, ['reconnecting'])
+  t.same(errors.map(e => e.message), ['oops in error listener'])
+})
+
+t.test('a fatal error is emitted with the state already closed; other listeners of a throwing one still run', async t => {
+  const errors = uncaught(t)
+  const server = await scripted(t, [socket => socket.close(1008, 'policy')])
+  const { client, events } = start(t, server.url)
+  const seen: State[] = []
+  client.on('error', () => { throw new Error('first') })
+  client.on('error', () => { seen.push(client.state) })
+  await events.nth('close', 1)
+  t.same(seen, ['closed'])
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(errors.map(e => e.message), ['first'])
+})
+
+t.test('close() inside a close listener that was told the client reconnects: it stops, with no reconnecting', async t => {
+  const server = await scripted(t, [socket => socket.close(1001)])
+  const { client, events } = start(t, server.url)
+  client.on('close', ({ willReconnect }) => { if (willReconnect) client.close() })
+  t.same(await events.nth('close', 2), { code: 1000, reason: 'client closed', willReconnect: false })
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.same(events.names(), ['open', 'close', 'close'])
+  t.equal(client.state, 'closed')
+  t.equal(server.connections(), 1)
+})
+
+/** A TCP server that accepts and never answers, the way a hung load balancer does; it keeps what each client sent. */
+async function silent (t: Test): Promise<{ url: string, requests: string[] }> {
+  const requests: string[] = []
+  const sockets = new Set<Socket>()
+  const server = createServer(socket => {
+    sockets.add(socket)
+    const index = requests.push('') - 1
+    socket.on('data', (chunk: Buffer) => { requests[index] += chunk.toString() })
+    socket.on('error', () => {})
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy()
+    server.close()
+  })
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, requests }
+}
+
+t.test('an opening handshake that never gets an answer times out and is retried like any failed connect', async t => {
+  const server = await silent(t)
+  const { client, events } = start(t, server.url, { connectTimeoutMs: 100 })
+  t.equal(client.state, 'connecting')
+  t.same(await events.nth('close', 1), { code: 1006, reason: 'no answer to the opening handshake within 100 ms', willReconnect: true })
+  t.equal((await events.nth('reconnecting', 1)).code, 1006)
+  await events.nth('reconnecting', 2)
+  t.same(events.names().slice(0, 4), ['close', 'reconnecting', 'close', 'reconnecting'])
+  t.equal(server.requests.length, 2, 'two attempts')
+  t.ok(server.requests.every(request => /^GET \/ws\/alice HTTP\/1\.1\r\n/.test(request) && /\r\nUpgrade: websocket\r\n/i.test(request)),
+    'only upgrades: no probe GET is sent to a server that does not answer')
+})
+
+t.test('the connect timeout does not touch a connection that opened', async t => {
+  const server = await listen(t)
+  const { client, events } = start(t, server.url, { connectTimeoutMs: 50 })
+  await events.nth('open', 1)
+  await new Promise(resolve => setTimeout(resolve, 150))
+  t.equal(client.state, 'open')
+  t.same(events.names(), ['open'])
+})
+
+/**
+ * A TCP proxy to a real pushwire server whose connections can be frozen: bytes are dropped both ways and nothing is
+ * closed, the way a NAT that forgot the connection behaves. It counts the server's pings it passed on.
+ */
+async function proxy (t: Test, target: string): Promise<{ url: string, freeze: () => void, pings: (n: number) => Promise<void> }> {
+  const live = new Set<{ frozen: boolean }>()
+  const sockets = new Set<Socket>()
+  let pings = 0
+  const wake: Array<() => void> = []
+  const server = createServer(downstream => {
+    const pipe = { frozen: false }
+    live.add(pipe)
+    const upstream = tcpConnect(Number(new URL(target).port), '127.0.0.1')
+    for (const socket of [downstream, upstream]) {
+      sockets.add(socket)
+      socket.on('error', () => {})
+    }
+    downstream.on('data', (chunk: Buffer) => { if (!pipe.frozen) upstream.write(chunk) })
+    upstream.on('data', (chunk: Buffer) => {
+      if (pipe.frozen) return
+      if (chunk[0] === 0x89) { // a ping frame with no payload, the server's heartbeat
+        pings++
+        for (const resolve of wake.splice(0)) resolve()
+      }
+      downstream.write(chunk)
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy()
+    server.close()
+  })
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    freeze: () => {
+      for (const pipe of live) pipe.frozen = true
+      live.clear()
+    },
+    async pings (n) {
+      const seen = (): number => pings
+      while (seen() < n) await new Promise<void>(resolve => wake.push(resolve))
+    }
+  }
+}
+
+t.test('in Node, a connection that goes silent is noticed after heartbeatTimeoutMs without a ping, and replaced', async t => {
+  const server = await listen(t, { heartbeatIntervalMs: 50 })
+  const relay = await proxy(t, server.url)
+  const { client, events } = start(t, relay.url, { heartbeatTimeoutMs: 200 })
+  await events.nth('open', 1)
+  await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: 'hi' })
+  await events.nth('message', 1) // a message is a sign of life too
+  await relay.pings(10) // about 500 ms: pings keep a healthy connection open well past the timeout
+  t.same(events.names(), ['open', 'message'], 'no timeout while pings arrive')
+
+  relay.freeze()
+  t.same(await events.nth('close', 1), { code: 1006, reason: 'no ping from the server within 200 ms', willReconnect: true })
+  await events.nth('open', 2)
+  t.equal(client.state, 'open')
+  t.equal(server.app.connections.connectionCount, 1, 'the server dropped the frozen connection on its own missed heartbeat')
+})
+
+t.test('heartbeatTimeoutMs is ignored where pings cannot be seen: the standard (browser) WebSocket API', async t => {
+  const server = await listen(t, { heartbeatIntervalMs: 20 })
+  const relay = await proxy(t, server.url)
+  /** ws behind nothing but the standard API, the way a browser's WebSocket looks to the client. */
+  class StandardWebSocket implements WebSocketLike {
+    readonly #ws: WebSocket
+    constructor (url: string, protocols: string[]) { this.#ws = new WebSocket(url, protocols) }
+    get readyState (): number { return this.#ws.readyState }
+    close (code?: number, reason?: string): void { this.#ws.close(code, reason) }
+    addEventListener (type: string, listener: (event: never) => void): void { this.#ws.addEventListener(type as 'open', listener as () => void) }
+  }
+  const { events } = start(t, relay.url, { heartbeatTimeoutMs: 10, WebSocket: StandardWebSocket })
+  await events.nth('open', 1)
+  await relay.pings(10)
+  t.same(events.names(), ['open'], 'pings are invisible, so silence is not watched')
+})
