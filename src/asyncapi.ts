@@ -5,9 +5,10 @@ import type { TSchema } from '@sinclair/typebox'
 import { CLOSE_CODES } from './close-codes.js'
 import { OutgoingMessage } from './message.js'
 import { URL_CREDENTIALS } from './plugins/auth.js'
-import { SUBPROTOCOL, TOKEN_PREFIX } from './plugins/upgrade-guard.js'
+import { HEARTBEAT_SUBPROTOCOL, SUBPROTOCOL, TOKEN_PREFIX } from './plugins/upgrade-guard.js'
 import {
-  ErrorFrameSchema, MAX_CLIENT_FRAME_BYTES, MessageFrameSchema, RECEIVE_ONLY_ERROR, TextLineSchema, WsParamsSchema, WsQuerySchema
+  ErrorFrameSchema, HeartbeatFrameSchema, MAX_CLIENT_FRAME_BYTES, MessageFrameSchema, RECEIVE_ONLY_ERROR, TextLineSchema, WsParamsSchema,
+  WsQuerySchema, type HeartbeatFrame
 } from './schemas/ws.js'
 
 /** A plain JSON value, as it appears in the YAML. */
@@ -28,6 +29,7 @@ const examples = {
   topic: new OutgoingMessage('newsroom', 'a headline', { kind: 'topic', topic: 'news' }, EXAMPLE_ID, EXAMPLE_SENT_AT),
   broadcast: new OutgoingMessage('ops', 'maintenance at 05:00 UTC', { kind: 'broadcast' }, EXAMPLE_ID, EXAMPLE_SENT_AT)
 }
+const heartbeatExample: HeartbeatFrame = { type: 'heartbeat', intervalMs: 30_000 }
 const jsonExample = (message: OutgoingMessage): Json => JSON.parse(message.encode('json').toString()) as Json
 const textExample = (message: OutgoingMessage): string => message.encode('text').toString()
 
@@ -40,8 +42,9 @@ const closeCodeTable = [
 const channelDescription = `One WebSocket per connection; a user may hold several (tabs, devices) and every one gets every message.
 
 **Connecting.** Open \`GET /ws/{userId}\` with an upgrade. Offer the subprotocol \`${SUBPROTOCOL}\`: the server \
-selects it whenever it is offered and never selects anything else, so a client that offers subprotocols without \
-\`${SUBPROTOCOL}\` is refused with a 400 before the upgrade (a 101 selecting none of them is one it would have to fail). When the server has a JWT_SECRET \
+selects it whenever it is offered, or \`${HEARTBEAT_SUBPROTOCOL}\` when that is offered too, and never anything else, so a \
+client that offers subprotocols without \`${SUBPROTOCOL}\` is refused with a 400 before the upgrade (a 101 selecting none \
+of them is one it would have to fail). When the server has a JWT_SECRET \
 (always in production) the upgrade needs a receiver token: in \`Authorization: Bearer <token>\`, or, from a browser, \
 as a second subprotocol \`${TOKEN_PREFIX}<token>\` next to \`${SUBPROTOCOL}\`. A token in the URL is refused.
 
@@ -54,6 +57,12 @@ from the client (text or binary) is answered with the error frame and otherwise 
 ${MAX_CLIENT_FRAME_BYTES} bytes, invalid UTF-8 or a protocol violation closes the connection (see below). The server \
 pings every HEARTBEAT_INTERVAL_MS; browsers and ws answer on their own, and a connection that misses a pong is \
 terminated.
+
+**Heartbeat frames (opt-in).** Browsers cannot see pings, so a connection that died without a FIN or RST looks open \
+to them for good. A client that offers \`${HEARTBEAT_SUBPROTOCOL}\` (before \`${SUBPROTOCOL}\`) has it selected, and gets \
+the heartbeat frame, JSON in either format, right after the upgrade and then with every ping. It can take the \
+connection for dead after two intervals and a margin without a frame; the client library allows 2 × intervalMs + \
+5 s. A server older than this selects \`${SUBPROTOCOL}\` and sends none. Clients that do not offer it never get one.
 
 **Close codes**
 
@@ -70,9 +79,10 @@ const headersSchema: { [key: string]: Json } = {
     },
     'Sec-WebSocket-Protocol': {
       type: 'string',
-      description: `Comma-separated subprotocols: \`${SUBPROTOCOL}\` (the one the server selects) and, from a browser ` +
-        `that cannot set Authorization, \`${TOKEN_PREFIX}<receiver token>\`.`,
-      examples: [SUBPROTOCOL, `${SUBPROTOCOL}, ${TOKEN_PREFIX}eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.…`]
+      description: `Comma-separated subprotocols: \`${SUBPROTOCOL}\` (the one the server selects), \`${HEARTBEAT_SUBPROTOCOL}\` ` +
+        'for heartbeat frames (selected instead when offered) and, from a browser that cannot set Authorization, ' +
+        `\`${TOKEN_PREFIX}<receiver token>\`.`,
+      examples: [SUBPROTOCOL, `${HEARTBEAT_SUBPROTOCOL}, ${SUBPROTOCOL}, ${TOKEN_PREFIX}eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.…`]
     },
     Origin: {
       type: 'string',
@@ -140,7 +150,8 @@ export function buildAsyncApi (): { [key: string]: Json } {
           topicMessage: ref('components/messages/TopicMessage'),
           broadcastMessage: ref('components/messages/BroadcastMessage'),
           textLine: ref('components/messages/TextLine'),
-          errorFrame: ref('components/messages/ErrorFrame')
+          errorFrame: ref('components/messages/ErrorFrame'),
+          heartbeatFrame: ref('components/messages/HeartbeatFrame')
         },
         bindings: {
           ws: {
@@ -155,7 +166,8 @@ export function buildAsyncApi (): { [key: string]: Json } {
           }
         },
         'x-subprotocols': [
-          { name: SUBPROTOCOL, description: 'Selected by the server whenever it is offered.' },
+          { name: SUBPROTOCOL, description: `Selected by the server whenever it is offered, unless ${HEARTBEAT_SUBPROTOCOL} is too.` },
+          { name: HEARTBEAT_SUBPROTOCOL, description: `Offered next to ${SUBPROTOCOL} for heartbeat frames; selected in its place.` },
           { name: `${TOKEN_PREFIX}<token>`, description: 'Carries the receiver token from a browser; never selected.' }
         ],
         'x-close-codes': CLOSE_CODES.map(c => ({ ...c }))
@@ -184,6 +196,14 @@ export function buildAsyncApi (): { [key: string]: Json } {
         summary: 'The channel is receive-only: each data frame the client sends is answered with this JSON error ' +
           'frame, whatever the format.',
         messages: [channelMessage('errorFrame')]
+      },
+      receiveHeartbeat: {
+        action: 'receive',
+        channel: ref(`channels/${CHANNEL}`),
+        title: 'Receive heartbeat frames',
+        summary: `Only with the subprotocol ${HEARTBEAT_SUBPROTOCOL}: one right after the upgrade, then one with every ` +
+          'ping, whatever the format. A client that gets none for two intervals and a margin can take the connection for dead.',
+        messages: [channelMessage('heartbeatFrame')]
       }
     },
     components: {
@@ -192,7 +212,8 @@ export function buildAsyncApi (): { [key: string]: Json } {
         TopicMessageFrame: plain(TopicFrameSchema),
         BroadcastMessageFrame: plain(BroadcastFrameSchema),
         TextLine: plain(TextLineSchema),
-        ErrorFrame: plain(ErrorFrameSchema)
+        ErrorFrame: plain(ErrorFrameSchema),
+        HeartbeatFrame: plain(HeartbeatFrameSchema)
       },
       messages: {
         DirectMessage: message('DirectMessage', 'A direct message', 'Sent with POST /send-message or /send-batch to this user.',
@@ -206,7 +227,9 @@ export function buildAsyncApi (): { [key: string]: Json } {
             direct: textExample(examples.direct), topic: textExample(examples.topic), broadcast: textExample(examples.broadcast)
           }),
         ErrorFrame: message('ErrorFrame', 'The receive-only error', 'The answer to a frame sent by the client.',
-          'application/json', 'ErrorFrame', { receiveOnly: { type: 'error', message: RECEIVE_ONLY_ERROR } })
+          'application/json', 'ErrorFrame', { receiveOnly: { type: 'error', message: RECEIVE_ONLY_ERROR } }),
+        HeartbeatFrame: message('HeartbeatFrame', 'A heartbeat', `Sent with every ping to a connection that selected ${HEARTBEAT_SUBPROTOCOL}, and once right after its upgrade.`,
+          'application/json', 'HeartbeatFrame', { defaultInterval: { ...heartbeatExample } })
       },
       securitySchemes: {
         bearerHeader: {

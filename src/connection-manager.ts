@@ -116,24 +116,36 @@ export class ConnectionManager {
     return this.#all.values()
   }
 
+  /**
+   * Writes a frame from textFrame() that is no message (the heartbeat frame) to one connection, with a message's
+   * slow-consumer check and held writes. Not counted in framesWritten, which counts messages' frames.
+   */
+  write (connection: Connection, frame: Buffer): void {
+    this.#write(connection, frame, 1)
+  }
+
   #deliver (connections: Set<Connection> | undefined, message: OutgoingMessage): number {
     if (connections === undefined) return 0
     let written = 0
     for (const connection of connections) {
-      const { socket } = connection
-      if (socket.readyState !== WebSocket.OPEN) continue
-      const frame = message.frame(connection.format)
-      // Checked before writing, so a frame counted as written is one the socket will really flush.
-      if (this.#wouldOverflow(socket, frame)) {
-        this.close(connection, CLOSE.slowConsumer)
-        this.#onSlowConsumer(connection)
-        continue
-      }
-      writeFrame(socket, frame, connections.size)
-      written++
+      if (this.#write(connection, message.frame(connection.format), connections.size)) written++
     }
     this.framesWritten += written
     return written
+  }
+
+  /** Writes to an open socket, as one of a delivery to fanOut connections; false if closed, or now closed as slow. */
+  #write (connection: Connection, frame: Buffer, fanOut: number): boolean {
+    const { socket } = connection
+    if (socket.readyState !== WebSocket.OPEN) return false
+    // Checked before writing, so a frame counted as written is one the socket will really flush.
+    if (this.#wouldOverflow(socket, frame)) {
+      this.close(connection, CLOSE.slowConsumer)
+      this.#onSlowConsumer(connection)
+      return false
+    }
+    writeFrame(socket, frame, fanOut)
+    return true
   }
 
   /**

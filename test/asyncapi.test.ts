@@ -10,7 +10,7 @@ import { renderAsyncApiYaml } from '../scripts/asyncapi-yaml.js'
 import { buildAsyncApi } from '../src/asyncapi.js'
 import { CLOSE_CODES } from '../src/close-codes.js'
 import { USER_ID_PATTERN } from '../src/schemas/common.js'
-import { ErrorFrameSchema, MessageFrameSchema, TextLineSchema, WsQuerySchema } from '../src/schemas/ws.js'
+import { ErrorFrameSchema, HeartbeatFrameSchema, MessageFrameSchema, TextLineSchema, WsQuerySchema } from '../src/schemas/ws.js'
 import { connect, listen } from './helper.js'
 
 // TypeBox checks only formats it was taught (the server validates with ajv, which knows them).
@@ -44,7 +44,7 @@ t.test('it describes the channel the server serves', async t => {
   t.same(channel.bindings.ws.query.properties, JSON.parse(JSON.stringify(WsQuerySchema.properties)))
   t.equal(channel.bindings.ws.method, 'GET')
   t.same(Object.keys(channel.bindings.ws.headers.properties), ['Authorization', 'Sec-WebSocket-Protocol', 'Origin'])
-  t.same(channel['x-subprotocols'].map((p: { name: string }) => p.name), ['pushwire', 'bearer.<token>'])
+  t.same(channel['x-subprotocols'].map((p: { name: string }) => p.name), ['pushwire', 'pushwire.heartbeat', 'bearer.<token>'])
   t.equal(doc.servers.local.host, 'localhost:3000')
   t.equal(doc.servers.local.protocol, 'ws')
 })
@@ -63,9 +63,9 @@ t.test('every close code of the table is listed, those clients act on among them
 
 t.test('every message schema is a server schema, and its examples (from the real encoder) fit it', async t => {
   const schemas = doc.components.schemas
-  t.same(Object.keys(schemas), ['DirectMessageFrame', 'TopicMessageFrame', 'BroadcastMessageFrame', 'TextLine', 'ErrorFrame'])
+  t.same(Object.keys(schemas), ['DirectMessageFrame', 'TopicMessageFrame', 'BroadcastMessageFrame', 'TextLine', 'ErrorFrame', 'HeartbeatFrame'])
   const [direct, topic, broadcast] = MessageFrameSchema.anyOf
-  const server = { DirectMessageFrame: direct, TopicMessageFrame: topic, BroadcastMessageFrame: broadcast, TextLine: TextLineSchema, ErrorFrame: ErrorFrameSchema }
+  const server = { DirectMessageFrame: direct, TopicMessageFrame: topic, BroadcastMessageFrame: broadcast, TextLine: TextLineSchema, ErrorFrame: ErrorFrameSchema, HeartbeatFrame: HeartbeatFrameSchema }
   for (const [name, schema] of Object.entries(server)) {
     t.same(schemas[name], JSON.parse(JSON.stringify(schema)), `${name} is the server's schema`)
   }
@@ -87,6 +87,9 @@ t.test('a real connection sends what the document says', async t => {
   t.match(await text.next(), new RegExp(doc.components.schemas.TextLine.pattern), 'a text line fits its pattern')
   text.ws.send('hello?')
   t.same(JSON.parse(await text.next()), doc.components.messages.ErrorFrame.examples[0].payload, 'a client frame gets the documented error frame')
+  const beating = await connect(t, server, '/ws/alice', {}, ['pushwire.heartbeat', 'pushwire'])
+  t.equal(beating.ws.protocol, 'pushwire.heartbeat')
+  t.same(await beating.nextJson(), doc.components.messages.HeartbeatFrame.examples[0].payload, 'the documented heartbeat frame (the default interval)')
 })
 
 t.test('a running service serves the same document at GET /asyncapi.json', async t => {

@@ -41,8 +41,9 @@ export interface ConnectOptions<F extends 'json' | 'text' = 'json' | 'text'> {
   connectTimeoutMs?: number
   /**
    * Node (the ws package) only: a connection that has brought no ping and no message for this long is taken for dead
-   * and replaced. Set it above twice the server's HEARTBEAT_INTERVAL_MS (e.g. 65 s for the default 30 s): the
-   * client cannot learn that interval, and browsers do not expose pings at all. Off by default.
+   * and replaced. Only needed with a server older than heartbeat frames, which sends none (a newer one's frames are
+   * watched anyway, in browsers too). Set it above twice the server's HEARTBEAT_INTERVAL_MS (e.g. 65 s for the default
+   * 30 s): such a server does not tell its interval. Off by default.
    */
   heartbeatTimeoutMs?: number
   /** How many message ids are remembered to drop repeats (default 1000). */
@@ -73,6 +74,8 @@ export class PushwireError extends Error {
 /** The subset of the WebSocket API shared by browsers and ws. */
 export interface WebSocketLike {
   readonly readyState: number
+  /** The subprotocol the server selected. */
+  readonly protocol: string
   close: (code?: number, reason?: string) => void
   addEventListener: ((type: 'open' | 'error', listener: () => void) => void) &
   ((type: 'message', listener: (event: { data: unknown }) => void) => void) &
@@ -87,6 +90,10 @@ interface NodeWebSocket extends WebSocketLike {
 }
 
 const SUBPROTOCOL = 'pushwire'
+/** Offered first: a server that sends heartbeat frames selects it, an older one selects SUBPROTOCOL. */
+const HEARTBEAT_SUBPROTOCOL = 'pushwire.heartbeat'
+/** Allowed on top of two heartbeat intervals (a sweep's own time, a slow network) before silence means dead. */
+const HEARTBEAT_GRACE_MS = 5000
 const CLOSED = 3
 
 /** Opens a connection at once; it reconnects on its own until close() or a fatal error. */
@@ -152,7 +159,8 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       this.#retry(1006, () => { this.emit('error', new PushwireError(`getToken failed: ${(err as Error).message}`, false)) })
       return
     }
-    const protocols = this.#token === undefined ? [SUBPROTOCOL] : [SUBPROTOCOL, `bearer.${this.#token}`]
+    const protocols = [HEARTBEAT_SUBPROTOCOL, SUBPROTOCOL]
+    if (this.#token !== undefined) protocols.push(`bearer.${this.#token}`)
     let socket: WebSocketLike
     try {
       const WebSocketImpl = this.#options.WebSocket ?? await defaultWebSocket()
@@ -164,6 +172,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
     }
     this.#socket = socket
     let opened = false
+    let settled = false
     // Why the client gave up on this socket itself, if it did: said in place of the close event's empty reason.
     let abandoned: string | undefined
     const connectTimeoutMs = this.#options.connectTimeoutMs ?? 10_000
@@ -171,10 +180,31 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       abandoned = `no answer to the opening handshake within ${connectTimeoutMs} ms`
       socket.close()
     }, connectTimeoutMs)
-    const silence = this.#watchSilence(socket, why => { abandoned = why })
+    const closed = (code: number, reason: string): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(connectTimer)
+      pings?.stop()
+      heartbeats?.stop()
+      clearTimeout(this.#stableTimer)
+      this.#closed(code, abandoned ?? reason, opened, abandoned !== undefined)
+    }
+    /**
+     * An open connection gone silent: done with now, not at its close event. close() waits for a closing handshake
+     * that a dead peer never answers (ws gives it 30 s, browsers their own long timeout); ws can terminate() instead.
+     */
+    const giveUp = (why: string): void => {
+      abandoned = why
+      const node = socket as Partial<NodeWebSocket>
+      if (typeof node.terminate === 'function') node.terminate()
+      else socket.close()
+      closed(1006, why)
+    }
+    const pings = this.#watchPings(socket, giveUp)
+    let heartbeats: Silence | undefined
     socket.addEventListener('open', () => {
       clearTimeout(connectTimer)
-      silence?.heard() // the first ping is up to one heartbeat interval away
+      pings?.heard() // the first ping is up to one heartbeat interval away
       opened = true
       this.#state = 'open'
       const attempt = this.#attempt
@@ -182,56 +212,50 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       this.emit('open', { attempt })
     })
     socket.addEventListener('message', event => {
-      silence?.heard()
-      this.#receive(event.data)
+      pings?.heard()
+      heartbeats?.heard()
+      const intervalMs = this.#receive(event.data)
+      // Armed by the first heartbeat frame (sent right after the upgrade), and only when the server selected them.
+      if (intervalMs !== undefined && heartbeats === undefined && socket.protocol === HEARTBEAT_SUBPROTOCOL) {
+        const timeoutMs = 2 * intervalMs + HEARTBEAT_GRACE_MS
+        heartbeats = silence(timeoutMs, () => { giveUp(`no heartbeat from the server within ${timeoutMs} ms`) })
+        heartbeats.heard()
+      }
     })
     // A close event always follows an error; that is where the decision is made.
     socket.addEventListener('error', () => {})
-    socket.addEventListener('close', event => {
-      clearTimeout(connectTimer)
-      silence?.stop()
-      clearTimeout(this.#stableTimer)
-      this.#closed(event.code, abandoned ?? event.reason, opened, abandoned !== undefined)
-    })
+    socket.addEventListener('close', event => { closed(event.code, event.reason) })
   }
 
   /**
-   * With heartbeatTimeoutMs, under ws: a timer that each server ping (and each message) restarts, and that drops the
-   * connection when it runs out. A link that died without a FIN or RST (a NAT that forgot it) is otherwise open for
+   * With heartbeatTimeoutMs, under ws: a timer that each server ping (and each message) restarts. It covers servers
+   * older than heartbeat frames: a link that died without a FIN or RST (a NAT that forgot it) is otherwise open for
    * good on this side, long after the server terminated it on a missed pong. Browsers hide pings: nothing to watch.
    */
-  #watchSilence (socket: WebSocketLike, abandon: (why: string) => void): { heard: () => void, stop: () => void } | undefined {
+  #watchPings (socket: WebSocketLike, giveUp: (why: string) => void): Silence | undefined {
     const timeoutMs = this.#options.heartbeatTimeoutMs
     if (timeoutMs === undefined || typeof (socket as Partial<NodeWebSocket>).on !== 'function') return undefined
-    const node = socket as NodeWebSocket
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const watch = {
-      heard: () => {
-        clearTimeout(timer)
-        timer = setTimeout(() => {
-          abandon(`no ping from the server within ${timeoutMs} ms`)
-          node.terminate()
-        }, timeoutMs)
-      },
-      stop: () => { clearTimeout(timer) }
-    }
-    node.on('ping', watch.heard)
+    const watch = silence(timeoutMs, () => { giveUp(`no ping from the server within ${timeoutMs} ms`) })
+    ;(socket as NodeWebSocket).on('ping', watch.heard)
     return watch
   }
 
-  #receive (data: unknown): void {
+  /** Emits what a frame carries; a heartbeat frame is no message: its interval is returned instead. */
+  #receive (data: unknown): number | undefined {
     const text = String(data)
-    if (this.#options.format === 'text') {
+    // A text line always starts with "[", a JSON frame (a heartbeat) with "{".
+    if (this.#options.format === 'text' && !text.startsWith('{')) {
       this.emit('message', text as M)
       return
     }
-    let frame: { type?: unknown, id?: unknown, message?: unknown }
+    let frame: { type?: unknown, id?: unknown, message?: unknown, intervalMs?: unknown }
     try {
       frame = JSON.parse(text) as typeof frame
     } catch {
       this.emit('error', new PushwireError('the server sent a frame that is not JSON', false))
       return
     }
+    if (frame.type === 'heartbeat') return frame.intervalMs as number
     if (frame.type === 'error') {
       this.emit('error', new PushwireError(`server: ${String(frame.message)}`, false))
       return
@@ -310,6 +334,20 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
   #finish (code: number, reason: string): void {
     this.#state = 'closed'
     this.emit('close', { code, reason, willReconnect: false })
+  }
+}
+
+interface Silence { heard: () => void, stop: () => void }
+
+/** A timer that each sign of life restarts, and that calls onSilence when it runs out. */
+function silence (timeoutMs: number, onSilence: () => void): Silence {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  return {
+    heard: () => {
+      clearTimeout(timer)
+      timer = setTimeout(onSilence, timeoutMs)
+    },
+    stop: () => { clearTimeout(timer) }
   }
 }
 

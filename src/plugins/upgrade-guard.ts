@@ -17,6 +17,11 @@ declare module 'fastify' {
 }
 
 export const SUBPROTOCOL = 'pushwire'
+/**
+ * Offered next to SUBPROTOCOL by a client that wants heartbeat frames (see routes/ws.ts): selected in its place, so
+ * the client learns whether this server sends them; an older server selects SUBPROTOCOL and sends none.
+ */
+export const HEARTBEAT_SUBPROTOCOL = 'pushwire.heartbeat'
 export const TOKEN_PREFIX = 'bearer.'
 
 /** The receiver token of an upgrade: from `Authorization: Bearer`, or the `bearer.<jwt>` subprotocol browsers use. */

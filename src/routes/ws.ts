@@ -10,15 +10,16 @@ import { Connection } from '../connection-manager.js'
 import { NO_LEASE, type Lease } from '../fanout/fanout.js'
 import type { AllowedOrigins } from '../config.js'
 import { errorBody, httpError } from '../plugins/error-handler.js'
-import upgradeGuard, { SUBPROTOCOL, authenticateUpgrade } from '../plugins/upgrade-guard.js'
+import upgradeGuard, { HEARTBEAT_SUBPROTOCOL, SUBPROTOCOL, authenticateUpgrade } from '../plugins/upgrade-guard.js'
 import { parseTopicList } from '../topics.js'
 import { inSlices } from '../in-slices.js'
+import { textFrame } from '../ws-frame.js'
 import { ErrorSchema } from '../schemas/common.js'
 import { Type } from '@sinclair/typebox'
 import { CLOSE, CLOSE_CODES, WS_ERROR_CLOSE_CODES } from '../close-codes.js'
 import {
-  ErrorFrameSchema, MAX_CLIENT_FRAGMENTS, MAX_CLIENT_FRAME_BYTES, MessageFrameSchema, RECEIVE_ONLY_ERROR, WsParamsSchema, WsQuerySchema,
-  type FrameFormat
+  ErrorFrameSchema, HeartbeatFrameSchema, MAX_CLIENT_FRAGMENTS, MAX_CLIENT_FRAME_BYTES, MessageFrameSchema, RECEIVE_ONLY_ERROR,
+  WsParamsSchema, WsQuerySchema, type FrameFormat, type HeartbeatFrame
 } from '../schemas/ws.js'
 
 declare module 'fastify' {
@@ -55,6 +56,8 @@ export interface WsRouteOptions {
 
 const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) => {
   const { connections, log } = app
+  // One frame for every opted-in socket: the interval is the same for all of them.
+  const heartbeatFrame = textFrame(JSON.stringify({ type: 'heartbeat', intervalMs: opts.heartbeatIntervalMs } satisfies HeartbeatFrame))
 
   await app.register(websocket, {
     options: {
@@ -62,9 +65,9 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       maxFragments: MAX_CLIENT_FRAGMENTS,
       clientTracking: false,
       perMessageDeflate: false,
-      // Browsers carry the token as a second subprotocol; the one selected is always "pushwire". ws asks only when
-      // some were offered, and checkHandshake has refused every list without it.
-      handleProtocols: () => SUBPROTOCOL
+      // Browsers carry the token as another subprotocol; the one selected is "pushwire.heartbeat" when offered, else
+      // "pushwire". ws asks only when some were offered, and checkHandshake has refused every list without "pushwire".
+      handleProtocols: (offered: Set<string>) => offered.has(HEARTBEAT_SUBPROTOCOL) ? HEARTBEAT_SUBPROTOCOL : SUBPROTOCOL
     },
     preClose: (done) => { closeAll().then(() => done(), done) }
   })
@@ -125,8 +128,8 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       params: WsParamsSchema,
       querystring: WsQuerySchema,
       response: {
-        101: Type.Union([MessageFrameSchema, ErrorFrameSchema], {
-          description: 'Switching Protocols. Then one text frame per message, of this shape with ?format=json (the default), or the line "[sender]: message" with ?format=text. A frame sent by the client is answered with an error frame. With ?format=text the line is "[sender]: message", "[sender → #topic]: message" or "[sender → all]: message". Close codes (asyncapi.yaml says when and what to do): ' +
+        101: Type.Union([MessageFrameSchema, ErrorFrameSchema, HeartbeatFrameSchema], {
+          description: 'Switching Protocols. Then one text frame per message, of this shape with ?format=json (the default), or the line "[sender]: message" with ?format=text. A frame sent by the client is answered with an error frame. With ?format=text the line is "[sender]: message", "[sender → #topic]: message" or "[sender → all]: message". A client that offered the subprotocol "pushwire.heartbeat" has it selected, and gets the heartbeat frame (JSON in either format) at once and then every HEARTBEAT_INTERVAL_MS. Close codes (asyncapi.yaml says when and what to do): ' +
             `${CLOSE_CODES.map(c => c.reason === '' ? c.code : `${c.code} ${c.reason}`).join(', ')}.`
         }),
         400: ErrorSchema,
@@ -178,6 +181,8 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       socket.on('message', onMessage)
       socket.on('error', onError)
       socket.on('close', onClose)
+      // At once, so the client learns the interval now rather than one interval from now.
+      if (socket.protocol === HEARTBEAT_SUBPROTOCOL) connections.write(connection, heartbeatFrame)
       if (request.tokenExpiresAt !== null) {
         // Timers cap at ~24.8 days: a longer-lived token is closed then, and the client reconnects with it.
         connection.expiry = setTimeout(expire, Math.min(request.tokenExpiresAt - Date.now(), MAX_TIMER_MS), connection)
@@ -205,7 +210,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
         throw httpError(400, 'Sec-WebSocket-Protocol must be a comma-separated list of distinct tokens (RFC 6455), such as "pushwire, bearer.<token>"')
       }
       // A 101 that selects none of the offered subprotocols is one every client must fail (RFC 6455 4.1).
-      if (!protocols.includes(SUBPROTOCOL)) throw httpError(400, 'the only subprotocol is "pushwire": offer it (a browser sends ["pushwire", "bearer.<token>"]), or offer none')
+      if (!protocols.includes(SUBPROTOCOL)) throw httpError(400, 'the subprotocol "pushwire" must be offered (a browser sends ["pushwire", "bearer.<token>"]), or none at all')
     }
   }
 
@@ -219,7 +224,9 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
     log.info({ connId: connection.id, userId: connection.userId, code: CLOSE.tokenExpired.code }, 'token expired, connection closed')
   }
 
-  // The ws README's heartbeat: a socket that did not answer the previous ping is dead. The sweep goes in slices
+  // The ws README's heartbeat: a socket that did not answer the previous ping is dead. A socket that selected
+  // "pushwire.heartbeat" also gets the heartbeat frame, for a client that cannot see pings (browsers); liveness is
+  // still the pong's to prove. The sweep goes in slices
   // (see in-slices.ts), so sends keep flowing while 10,000 sockets are pinged. The next sweep is timed from the end
   // of this one, so two never overlap (a socket pinged twice in a row would be taken for dead); refresh() does
   // nothing once the timer is cleared at shutdown.
@@ -235,6 +242,8 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       log.info({ connId: connection.id, userId: connection.userId }, 'heartbeat missed, connection terminated')
       return
     }
+    // The frame first: where writeFrame holds it (most of a slice), the ping joins it in one write at the turn's end.
+    if (connection.socket.protocol === HEARTBEAT_SUBPROTOCOL) connections.write(connection, heartbeatFrame)
     connection.isAlive = false
     connection.socket.ping()
   }

@@ -58,3 +58,19 @@ export const ErrorFrameSchema = Type.Object({
   type: Type.Literal('error'),
   message: Type.String({ examples: [RECEIVE_ONLY_ERROR] })
 }, { title: 'ErrorFrame' })
+
+/**
+ * Only for a connection that selected the subprotocol "pushwire.heartbeat" (in either format): once right after the
+ * upgrade, then with every ping. Browsers cannot see pings; this frame lets a client tell an idle connection from a
+ * dead one.
+ */
+export const HeartbeatFrameSchema = Type.Object({
+  type: Type.Literal('heartbeat'),
+  intervalMs: Type.Integer({
+    minimum: 1,
+    description: 'HEARTBEAT_INTERVAL_MS: the next heartbeat follows the last one by this much plus the time a sweep takes',
+    examples: [30000]
+  })
+}, { title: 'HeartbeatFrame' })
+
+export type HeartbeatFrame = Static<typeof HeartbeatFrameSchema>

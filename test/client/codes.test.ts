@@ -58,7 +58,7 @@ t.test('4001: fetches a fresh token through getToken, then reconnects with it in
   t.same(await events.nth('close', 1), { code: 4001, reason: 'token expired', willReconnect: true })
   await events.nth('open', 2)
   t.equal(issued, 1, 'one refresh')
-  t.same(server.offered, ['pushwire,bearer.first', 'pushwire,bearer.fresh-1'])
+  t.same(server.offered, ['pushwire.heartbeat,pushwire,bearer.first', 'pushwire.heartbeat,pushwire,bearer.fresh-1'])
 })
 
 t.test('4001 without getToken: gives up with an error that says why', async t => {
@@ -85,7 +85,7 @@ t.test('getToken is asked before the first connect when no token is given, and a
   t.equal(error.message, 'getToken failed: auth service down')
   await events.nth('open', 1)
   t.same(events.names(), ['error', 'reconnecting', 'open'])
-  t.same(server.offered, ['pushwire,bearer.from-getToken'])
+  t.same(server.offered, ['pushwire.heartbeat,pushwire,bearer.from-getToken'])
 })
 
 t.test('a message repeated across a reconnect is delivered once', async t => {

@@ -1,12 +1,13 @@
 // The client keeps going when its own listeners throw, when a server accepts TCP but never answers the upgrade, and
 // when a connection goes silent without a FIN or RST.
 import { once } from 'node:events'
-import { connect as tcpConnect, createServer, type Socket } from 'node:net'
+import { createServer, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
-import WebSocket from 'ws'
-import { connect, type ConnectOptions, type State, type WebSocketLike } from '../../src/client/index.js'
+import { connect, type ConnectOptions, type State } from '../../src/client/index.js'
 import { listen, post } from '../helper.js'
+import { freezingProxy } from './freezing-proxy.js'
 import { record } from './recorder.js'
+import { StandardWebSocket } from './standard-websocket.js'
 import { scripted } from './scripted.js'
 
 const fast = { initialDelayMs: 20, maxDelayMs: 100 }
@@ -131,55 +132,9 @@ t.test('the connect timeout does not touch a connection that opened', async t =>
   t.same(events.names(), ['open'])
 })
 
-/**
- * A TCP proxy to a real pushwire server whose connections can be frozen: bytes are dropped both ways and nothing is
- * closed, the way a NAT that forgot the connection behaves. It counts the server's pings it passed on.
- */
-async function proxy (t: Test, target: string): Promise<{ url: string, freeze: () => void, pings: (n: number) => Promise<void> }> {
-  const live = new Set<{ frozen: boolean }>()
-  const sockets = new Set<Socket>()
-  let pings = 0
-  const wake: Array<() => void> = []
-  const server = createServer(downstream => {
-    const pipe = { frozen: false }
-    live.add(pipe)
-    const upstream = tcpConnect(Number(new URL(target).port), '127.0.0.1')
-    for (const socket of [downstream, upstream]) {
-      sockets.add(socket)
-      socket.on('error', () => {})
-    }
-    downstream.on('data', (chunk: Buffer) => { if (!pipe.frozen) upstream.write(chunk) })
-    upstream.on('data', (chunk: Buffer) => {
-      if (pipe.frozen) return
-      if (chunk[0] === 0x89) { // a ping frame with no payload, the server's heartbeat
-        pings++
-        for (const resolve of wake.splice(0)) resolve()
-      }
-      downstream.write(chunk)
-    })
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.teardown(() => {
-    for (const socket of sockets) socket.destroy()
-    server.close()
-  })
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    freeze: () => {
-      for (const pipe of live) pipe.frozen = true
-      live.clear()
-    },
-    async pings (n) {
-      const seen = (): number => pings
-      while (seen() < n) await new Promise<void>(resolve => wake.push(resolve))
-    }
-  }
-}
-
 t.test('in Node, a connection that goes silent is noticed after heartbeatTimeoutMs without a ping, and replaced', async t => {
   const server = await listen(t, { heartbeatIntervalMs: 50 })
-  const relay = await proxy(t, server.url)
+  const relay = await freezingProxy(t, server.url)
   const { client, events } = start(t, relay.url, { heartbeatTimeoutMs: 200 })
   await events.nth('open', 1)
   await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: 'hi' })
@@ -196,15 +151,7 @@ t.test('in Node, a connection that goes silent is noticed after heartbeatTimeout
 
 t.test('heartbeatTimeoutMs is ignored where pings cannot be seen: the standard (browser) WebSocket API', async t => {
   const server = await listen(t, { heartbeatIntervalMs: 20 })
-  const relay = await proxy(t, server.url)
-  /** ws behind nothing but the standard API, the way a browser's WebSocket looks to the client. */
-  class StandardWebSocket implements WebSocketLike {
-    readonly #ws: WebSocket
-    constructor (url: string, protocols: string[]) { this.#ws = new WebSocket(url, protocols) }
-    get readyState (): number { return this.#ws.readyState }
-    close (code?: number, reason?: string): void { this.#ws.close(code, reason) }
-    addEventListener (type: string, listener: (event: never) => void): void { this.#ws.addEventListener(type as 'open', listener as () => void) }
-  }
+  const relay = await freezingProxy(t, server.url)
   const { events } = start(t, relay.url, { heartbeatTimeoutMs: 10, WebSocket: StandardWebSocket })
   await events.nth('open', 1)
   await relay.pings(10)

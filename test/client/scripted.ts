@@ -5,9 +5,12 @@ import { WebSocketServer, type WebSocket } from 'ws'
 
 export type Step = (socket: WebSocket) => void
 
-/** A ws server whose nth connection runs the nth step; it remembers the subprotocols each one offered. */
-export async function scripted (t: Test, steps: Step[]): Promise<{ url: string, offered: string[], connections: () => number }> {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: protocols => protocols.has('pushwire') ? 'pushwire' : false })
+/**
+ * A ws server whose nth connection runs the nth step; it remembers the subprotocols each one offered. It selects
+ * `selects` when offered: "pushwire", as a server older than heartbeat frames does, unless told otherwise.
+ */
+export async function scripted (t: Test, steps: Step[], selects = 'pushwire'): Promise<{ url: string, offered: string[], connections: () => number }> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: protocols => protocols.has(selects) ? selects : false })
   await once(wss, 'listening')
   const offered: string[] = []
   wss.on('connection', (socket, request) => {

@@ -10,6 +10,7 @@ import t from 'tap'
 import { ReceiverTokens } from '../../src/auth.js'
 import { CLOSE } from '../../src/close-codes.js'
 import { listen, post, type Server } from '../helper.js'
+import { freezingProxy } from '../client/freezing-proxy.js'
 import { startServer } from '../process.js'
 import { freePort } from '../redis-server.js'
 import { chromiumMissing, launch } from './browser.js'
@@ -313,4 +314,35 @@ t.test('in the browser, a close listener that throws shows as a page error and t
   for (const connection of [...server.app.connections.connections()]) server.app.connections.close(connection, CLOSE.slowConsumer)
   t.same(await states, ['reconnecting', 'closed'], 'reconnected; the state was reconnecting when the close event said so')
   t.same(errors, ['oops in a close listener'], 'reported as a page error')
+})
+
+t.test('in the browser, which hides pings, a connection frozen without FIN or RST is noticed by its heartbeat frames', { skip }, async t => {
+  const server = await listen(t, { heartbeatIntervalMs: 50 })
+  // Only the WebSocket goes through the proxy: the page and the client build come straight from the server. Not the
+  // console's page, whose CSP allows no other origin, so not the proxy's port either.
+  const relay = await freezingProxy(t, server.url)
+  const browser = await launch(t)
+  const page = await browser.newPage()
+  await page.goto(`${server.url}/health`)
+  await page.evaluate(async ({ url, relayUrl }) => {
+    const { connect } = await import(`${url}/assets/client/index.js`) as typeof import('../../src/client/index.js')
+    const client = connect({ url: relayUrl, userId: 'grace', initialDelayMs: 20 })
+    const events: unknown[] = []
+    Object.assign(globalThis, { events })
+    for (const name of ['open', 'close', 'message'] as const) client.on(name, value => events.push([name, value]))
+  }, { url: server.url, relayUrl: relay.url })
+  const opens = async (n: number): Promise<void> => {
+    await page.waitForFunction(n => (globalThis as unknown as { events: string[][] }).events.filter(([name]) => name === 'open').length === n, n, { timeout: 20_000 })
+  }
+  await opens(1)
+  await relay.pings(3)
+  relay.freeze()
+  await opens(2)
+  const events = await page.evaluate(() => (globalThis as unknown as { events: unknown[] }).events)
+  t.same(events, [
+    ['open', { attempt: 0 }],
+    ['close', { code: 1006, reason: 'no heartbeat from the server within 5100 ms', willReconnect: true }],
+    ['open', { attempt: 1 }]
+  ], 'no heartbeat frame became a message; the frozen connection was replaced')
+  t.equal(server.app.connections.connectionCount, 1)
 })

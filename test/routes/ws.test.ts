@@ -282,7 +282,7 @@ t.test('a handshake ws would refuse in plain text is refused in JSON: Sec-WebSoc
   // Offered subprotocols without ours would get a 101 that names none, which every client must then fail (RFC 6455 4.1).
   for (const protocols of ['bearer.abc', 'chat, superchat']) {
     const answer = await handshake(`${key}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${protocols}\r\n`)
-    t.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n[^]*"message":"the only subprotocol is \\"pushwire\\": offer it \(a browser sends \[\\"pushwire\\", \\"bearer\.<token>\\"\]\), or offer none"\}$/, protocols)
+    t.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n[^]*"message":"the subprotocol \\"pushwire\\" must be offered \(a browser sends \[\\"pushwire\\", \\"bearer\.<token>\\"\]\), or none at all"\}$/, protocols)
   }
   t.equal((await connect(t, server, '/ws/alice', {}, ['chat', 'pushwire'])).ws.protocol, 'pushwire', 'ours among others is selected')
 })

@@ -1,0 +1,79 @@
+// Heartbeat frames: the client offers "pushwire.heartbeat", and when the server selects it, a connection that brings
+// no frame for two heartbeat intervals plus 5 s is taken for dead and replaced, with no ping in sight (browsers).
+import t, { type Test } from 'tap'
+import { connect, type ConnectOptions } from '../../src/client/index.js'
+import { listen, post } from '../helper.js'
+import { freezingProxy } from './freezing-proxy.js'
+import { record } from './recorder.js'
+import { scripted } from './scripted.js'
+import { StandardWebSocket } from './standard-websocket.js'
+
+const fast = { initialDelayMs: 20, maxDelayMs: 100 }
+const INTERVAL = 50
+/** 2 x INTERVAL + 5 s. */
+const NOTICED = `no heartbeat from the server within ${2 * INTERVAL + 5000} ms`
+
+function start<F extends 'json' | 'text' = 'json'> (t: Test, url: string, options: Partial<ConnectOptions<F>> = {}) {
+  const client = connect({ url, userId: 'alice', ...fast, ...options } as ConnectOptions<'json'>)
+  t.teardown(() => client.close())
+  return { client, events: record(client) }
+}
+
+t.test('in Node, with no heartbeatTimeoutMs, a connection that goes silent is noticed by its missing heartbeat frames', async t => {
+  const server = await listen(t, { heartbeatIntervalMs: INTERVAL })
+  const relay = await freezingProxy(t, server.url)
+  const { client, events } = start(t, relay.url)
+  await events.nth('open', 1)
+  await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: 'hi' })
+  t.match(await events.nth('message', 1), { message: 'hi' })
+  // About 6 s, past the 5.1 s timeout: each heartbeat frame restarts it.
+  await relay.pings(120)
+  t.same(events.names(), ['open', 'message'], 'no timeout while heartbeat frames arrive, and none is a message')
+
+  relay.freeze()
+  t.same(await events.nth('close', 1), { code: 1006, reason: NOTICED, willReconnect: true })
+  await events.nth('open', 2)
+  t.equal(client.state, 'open')
+  t.equal(server.app.connections.connectionCount, 1, 'the server dropped the frozen connection on its own missed pong')
+})
+
+t.test('with the standard (browser) API, which hides pings and whose close() waits on a dead peer, it is noticed too', async t => {
+  const server = await listen(t, { heartbeatIntervalMs: INTERVAL })
+  const relay = await freezingProxy(t, server.url)
+  const { client, events } = start(t, relay.url, { WebSocket: StandardWebSocket })
+  await events.nth('open', 1)
+  relay.freeze()
+  // ws, like a browser, would wait 30 s for the closing handshake that cannot complete: the client does not.
+  t.same(await events.nth('close', 1), { code: 1006, reason: NOTICED, willReconnect: true })
+  await events.nth('open', 2)
+  t.equal(client.state, 'open')
+})
+
+t.test('a heartbeat frame is never a message event, in json or text format', async t => {
+  const server = await listen(t, { heartbeatIntervalMs: INTERVAL })
+  const relay = await freezingProxy(t, server.url)
+  const json = start(t, relay.url)
+  const text = start<'text'>(t, relay.url, { userId: 'bob', format: 'text' })
+  await Promise.all([json.events.nth('open', 1), text.events.nth('open', 1)])
+  // Each got a heartbeat frame right after the upgrade, so before these.
+  await post(server, '/send-message', { sender: 'carol', receiver: 'alice', message: 'to alice' })
+  await post(server, '/send-message', { sender: 'carol', receiver: 'bob', message: 'to bob' })
+  t.match(await json.events.nth('message', 1), { type: 'message', message: 'to alice' })
+  t.equal(await text.events.nth('message', 1), '[carol]: to bob')
+  await relay.pings(10) // and five more each
+  t.same([json.events.names(), text.events.names()], [['open', 'message'], ['open', 'message']])
+})
+
+t.test('the client offers "pushwire.heartbeat" first; a server that selects "pushwire" arms nothing, even if it sent one', async t => {
+  const frame = JSON.stringify({ type: 'heartbeat', intervalMs: 1 })
+  const older = await scripted(t, [socket => socket.send(frame)])
+  const newer = await scripted(t, [socket => socket.send(frame)], 'pushwire.heartbeat')
+  const old = start(t, older.url, { token: 'x' })
+  const current = start(t, newer.url)
+  await Promise.all([old.events.nth('open', 1), current.events.nth('open', 1)])
+  t.same([older.offered, newer.offered], [['pushwire.heartbeat,pushwire,bearer.x'], ['pushwire.heartbeat,pushwire']])
+  // Neither sends anything more: after 2 x 1 + 5000 ms only the one that selected heartbeats gives up.
+  t.same(await current.events.nth('close', 1), { code: 1006, reason: 'no heartbeat from the server within 5002 ms', willReconnect: true })
+  t.same(old.events.names(), ['open'], 'the heartbeat frame of a server that did not select it is ignored')
+  t.equal(old.client.state, 'open')
+})

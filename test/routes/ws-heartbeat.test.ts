@@ -1,0 +1,61 @@
+// The opt-in heartbeat frame: a client that offers the subprotocol "pushwire.heartbeat" gets a JSON heartbeat frame
+// right after the upgrade and with every ping, so a browser, which cannot see pings, can tell idle from dead. Every
+// other client gets exactly the frames it always did.
+import { once } from 'node:events'
+import t from 'tap'
+import type WebSocket from 'ws'
+import { connect, listen, post, rawExchange } from '../helper.js'
+
+const INTERVAL = 50
+const HEARTBEAT = `{"type":"heartbeat","intervalMs":${INTERVAL}}`
+
+/** Resolves once the socket has received n pings. */
+async function pings (ws: WebSocket, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await once(ws, 'ping')
+}
+
+t.test('a client offering "pushwire.heartbeat" has it selected and gets a heartbeat frame at once, then with every ping', async t => {
+  const server = await listen(t, { heartbeatIntervalMs: INTERVAL })
+  const alice = await connect(t, server, '/ws/alice', {}, ['pushwire.heartbeat', 'pushwire'])
+  let pinged = 0
+  alice.ws.on('ping', () => { pinged++ })
+  t.equal(alice.ws.protocol, 'pushwire.heartbeat')
+  t.same(await alice.waitFor(1), [HEARTBEAT], 'the first frame, before any sweep: the client learns the interval at once')
+  t.equal(pinged, 0)
+  await pings(alice.ws, 3)
+  // Each sweep writes the ping and then the frame.
+  t.same(await alice.waitFor(4), [HEARTBEAT, HEARTBEAT, HEARTBEAT, HEARTBEAT])
+  const sent = await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: 'hi' })
+  let frame: Record<string, unknown>
+  do frame = await alice.nextJson(); while (frame.type === 'heartbeat')
+  t.match(frame, { type: 'message', id: sent.body.id, message: 'hi' }, 'messages arrive as before')
+})
+
+t.test('with ?format=text, an opted-in client gets the same JSON frame next to its lines', async t => {
+  const server = await listen(t, { heartbeatIntervalMs: INTERVAL })
+  const alice = await connect(t, server, '/ws/alice?format=text', {}, ['pushwire.heartbeat', 'pushwire'])
+  t.equal(alice.ws.protocol, 'pushwire.heartbeat')
+  t.same(await alice.waitFor(1), [HEARTBEAT])
+  await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: 'hi' })
+  await pings(alice.ws, 2)
+  await alice.waitFor(4)
+  t.ok(alice.frames.includes('[bob]: hi'))
+  t.same(alice.frames.filter(frame => frame !== '[bob]: hi'), Array(alice.frames.length - 1).fill(HEARTBEAT))
+})
+
+t.test('clients that do not offer it (no subprotocol, "pushwire" alone or among others) never get a heartbeat frame', async t => {
+  const server = await listen(t, { heartbeatIntervalMs: INTERVAL })
+  const plain = await connect(t, server, '/ws/alice')
+  const pushwire = await connect(t, server, '/ws/alice', {}, ['pushwire'])
+  const others = await connect(t, server, '/ws/alice?format=text', {}, ['chat', 'pushwire'])
+  t.same([plain.ws.protocol, pushwire.ws.protocol, others.ws.protocol], ['', 'pushwire', 'pushwire'])
+  await Promise.all([plain, pushwire, others].map(async client => await pings(client.ws, 4)))
+  t.same([plain.frames, pushwire.frames, others.frames], [[], [], []], 'four sweeps, and not a frame')
+})
+
+t.test('"pushwire.heartbeat" alone is refused like any list without "pushwire": an older server would refuse it too', async t => {
+  const server = await listen(t)
+  const answer = await rawExchange(t, server, 'GET /ws/alice HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: pushwire.heartbeat\r\n\r\n')
+  t.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n[^]*"message":"the subprotocol \\"pushwire\\" must be offered/)
+})
