@@ -70,6 +70,23 @@ t.test('offline across the cluster: nobody anywhere holds the receiver or topic'
   t.match(logs.find('offline, message dropped'), { receiver: 'ghost' })
 })
 
+t.test('a plain GET of /ws/:userId (the client library\'s probe) makes nobody present, even on a connection kept open', { skip }, async t => {
+  // Regression: the route's preHandler took a presence lease for every request, upgrade or not, held until the TCP
+  // connection closed. A kept-alive probe made the user online cluster-wide, and sends to it were answered "sent".
+  const { a, b } = await cluster(t, { maxConnectionsPerUser: 1 })
+  const probe = await fetch(`${b.url}/ws/alice`)
+  t.equal(probe.status, 426)
+  await probe.json()
+  t.same(await json(a, '/presence/alice'), { userId: 'alice', online: false, connections: 0 })
+  t.equal((await post(a, '/send-message', { sender: 'x', receiver: 'alice', message: 'lost?' })).body.status, 'offline')
+  // The probe still runs the same checks as an upgrade: with one connection open, a second would be refused.
+  await connect(t, b, '/ws/alice')
+  const full = await fetch(`${b.url}/ws/alice`)
+  t.equal(full.status, 429)
+  await full.json()
+  t.same(await json(a, '/presence/alice'), { userId: 'alice', online: true, connections: 1 })
+})
+
 t.test('registration across nodes: a POST at A right after open at B always arrives (100 rounds)', { skip }, async t => {
   const { a, b } = await cluster(t)
   for (let i = 0; i < 100; i++) {

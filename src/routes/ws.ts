@@ -147,13 +147,18 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       request.topics = parsed.topics
       if (app.receiverTokens !== null) await authenticateUpgrade(app.receiverTokens, request, reply, parsed.topics)
       const { userId } = request.params
+      // A plain GET (the client library asks this way why an upgrade failed) runs every check, but holds nothing: a
+      // lease would count the user as connected, cluster-wide, for as long as its keep-alive connection stays open.
+      if (!request.ws) return checkRoom(userId)
       // Reachable before the 101 (cluster mode: Redis has confirmed the subscriptions), so a POST made
       // anywhere after the client's `open` finds it.
       const lease = await app.fanout.acquire(userId, parsed.topics)
       // Last, with no await between this check and the upgrade, so it counts every registered connection.
-      if (connections.connectionsOf(userId) >= opts.maxConnectionsPerUser) {
+      try {
+        checkRoom(userId)
+      } catch (err) {
         lease.release()
-        throw httpError(429, `user ${userId} already has ${opts.maxConnectionsPerUser} open connections (MAX_CONNECTIONS_PER_USER)`)
+        throw err
       }
       request.lease = lease
       request.upgradeReply = reply
@@ -217,6 +222,12 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
   function plainGet (reply: FastifyReply): never {
     reply.header('upgrade', 'websocket')
     throw httpError(426, PLAIN_GET_MESSAGE)
+  }
+
+  function checkRoom (userId: string): void {
+    if (connections.connectionsOf(userId) >= opts.maxConnectionsPerUser) {
+      throw httpError(429, `user ${userId} already has ${opts.maxConnectionsPerUser} open connections (MAX_CONNECTIONS_PER_USER)`)
+    }
   }
 
   function expire (connection: Connection): void {
