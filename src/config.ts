@@ -256,10 +256,15 @@ function parseTrustProxy (value: string | undefined): Config['trustProxy'] {
 }
 
 function isAddressOrRange (value: string): boolean {
-  const [address, bits, ...rest] = value.split('/')
-  const family = isIP(address as string)
+  const [address, bits, ...rest] = value.split('/') as [string, string | undefined]
+  const family = isIP(address)
   if (family === 0 || rest.length > 0) return false
-  return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128))
+  if (bits === undefined) return true
+  const prefix = /^\d+$/.test(bits) ? Number(bits) : -1
+  // A range that trusts every address (/0) would let any client name its own. proxy-addr reads an IPv4-mapped IPv6
+  // range as the IPv4 range it maps, so ::ffff:10.0.0.0/96 is IPv4 /0 (the URL parser spells the address canonically).
+  const mapped = family === 6 && new URL(`http://[${address}]`).hostname.startsWith('[::ffff:')
+  return prefix >= (mapped ? 97 : 1) && prefix <= (family === 4 ? 32 : 128)
 }
 
 function isOrigin (value: string): boolean {

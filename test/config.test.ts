@@ -105,9 +105,11 @@ t.test('secrets: several API keys for rotation, a JWT secret, and safe limits in
 
 t.test('TRUST_PROXY: off by default, or the proxies\' addresses; anything else is named', async t => {
   t.equal(loadConfig({}).trustProxy, false)
-  t.same(loadConfig({ TRUST_PROXY: 'loopback,uniquelocal, fd00::/8' }).trustProxy, ['loopback', 'uniquelocal', 'fd00::/8'])
+  t.same(loadConfig({ TRUST_PROXY: 'loopback,uniquelocal, fd00::/8,::ffff:10.0.5.0/120' }).trustProxy, ['loopback', 'uniquelocal', 'fd00::/8', '::ffff:10.0.5.0/120'])
   // A hop count is refused: Fastify 5 would ignore the header with one, as it cannot tell proxies from clients.
-  for (const bad of ['true', '1', '10.0.0.0/33', '::/129', '10.0.0.300', 'proxy.internal', '1.5', ',', '127.0.0.1,,']) {
+  // Ranges that trust every address are refused too: /0, and an IPv4-mapped range at /96 or wider, which proxy-addr
+  // turns into IPv4 /0 (any client could then name its own address).
+  for (const bad of ['0.0.0.0/0', '::/0', '::ffff:10.0.0.0/96', '::ffff:0:0/80', '10.0.0.0/8/8', '10.0.0.0/x', 'true', '1', '10.0.0.0/33', '::/129', '10.0.0.300', 'proxy.internal', '1.5', ',', '127.0.0.1,,']) {
     t.throws(() => loadConfig({ TRUST_PROXY: bad }), {
       variable: 'TRUST_PROXY',
       message: /^invalid configuration: TRUST_PROXY must be a comma-separated list of your proxies' addresses or CIDR ranges, or loopback, linklocal or uniquelocal \(got ".*"\)$/
