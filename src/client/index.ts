@@ -255,7 +255,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       this.emit('error', new PushwireError('the server sent a frame that is not JSON', false))
       return
     }
-    if (frame.type === 'heartbeat') return frame.intervalMs as number
+    if (frame.type === 'heartbeat') return usableInterval(frame.intervalMs)
     if (frame.type === 'error') {
       this.emit('error', new PushwireError(`server: ${String(frame.message)}`, false))
       return
@@ -351,9 +351,25 @@ function silence (timeoutMs: number, onSilence: () => void): Silence {
   }
 }
 
+/** The longest delay a timer takes: a longer one, like Infinity, NaN or 0, fires at once, in browsers and Node alike. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** A heartbeat frame's interval, if its silence timeout would make a working timer; else the frame arms nothing. */
+function usableInterval (intervalMs: unknown): number | undefined {
+  const ok = typeof intervalMs === 'number' && intervalMs >= 1 && 2 * intervalMs + HEARTBEAT_GRACE_MS <= MAX_TIMER_MS
+  return ok ? intervalMs : undefined
+}
+
 /** ws://host/ws/<user>?topics=…&format=text from the service's base URL. */
 function channelUrl (options: ConnectOptions): string {
   if (typeof options.userId !== 'string' || options.userId === '') throw new TypeError('connect: userId is required')
+  for (const name of ['connectTimeoutMs', 'heartbeatTimeoutMs', 'probeTimeoutMs'] as const) {
+    const value = options[name]
+    // A "no timeout" of 0 or Infinity would time every attempt out at once, and reconnect in a loop.
+    if (value !== undefined && !(typeof value === 'number' && value >= 1 && value <= MAX_TIMER_MS)) {
+      throw new TypeError(`connect: ${name} must be a number of milliseconds from 1 to ${MAX_TIMER_MS}`)
+    }
+  }
   const url = new URL(options.url)
   if (url.protocol === 'http:' || url.protocol === 'https:') url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:'
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new TypeError(`connect: url must be http(s) or ws(s), got ${options.url}`)

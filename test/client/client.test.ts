@@ -219,6 +219,12 @@ t.test('urls: http(s) map to ws(s), a path prefix is kept, bad options throw', a
   t.equal(url({ url: 'wss://h', topics: ['a', 'b'], format: 'text' as never }), 'wss://h/ws/u?topics=a%2Cb&format=text')
   t.throws(() => connect({ url: 'ftp://h', userId: 'u' }), { name: 'TypeError', message: /url must be http\(s\) or ws\(s\)/ })
   t.throws(() => connect({ url: 'http://h', userId: '' }), { name: 'TypeError', message: /userId is required/ })
+  // Regression: Infinity or 0 ("no timeout") made every handshake time out at once (timers overflow to 1 ms).
+  for (const name of ['connectTimeoutMs', 'heartbeatTimeoutMs', 'probeTimeoutMs'] as const) {
+    for (const bad of [0, -1, Infinity, Number.NaN, 2 ** 31, '5000' as never]) {
+      t.throws(() => connect({ url: 'http://h', userId: 'u', [name]: bad }), { name: 'TypeError', message: `connect: ${name} must be a number of milliseconds from 1 to 2147483647` }, `${name} ${String(bad)}`)
+    }
+  }
 })
 
 t.test('uses the global WebSocket when there is one (browsers, Node 22), else ws', async t => {

@@ -77,3 +77,14 @@ t.test('the client offers "pushwire.heartbeat" first; a server that selects "pus
   t.same(old.events.names(), ['open'], 'the heartbeat frame of a server that did not select it is ignored')
   t.equal(old.client.state, 'open')
 })
+
+t.test('a heartbeat frame whose interval is no usable number arms nothing', async t => {
+  const frames = [{ type: 'heartbeat' }, { type: 'heartbeat', intervalMs: 'x' }, { type: 'heartbeat', intervalMs: -5 }, { type: 'heartbeat', intervalMs: 2 ** 31 }]
+  const server = await scripted(t, [socket => { for (const frame of frames) socket.send(JSON.stringify(frame)) }], 'pushwire.heartbeat')
+  const { client, events } = start(t, server.url)
+  await events.nth('open', 1)
+  // A timer from any of them would have fired by now (NaN and overflowing delays run after 1 ms).
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.same(events.names(), ['open'])
+  t.equal(client.state, 'open')
+})
