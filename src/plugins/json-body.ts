@@ -17,7 +17,8 @@ async function jsonBodyPlugin (app: FastifyInstance): Promise<void> {
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     const encoding = request.headers['content-encoding']
-    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return done(unsupportedEncoding(encoding), undefined)
+    // An empty header names no coding, like "identity".
+    if (encoding !== undefined && encoding !== '' && encoding.toLowerCase() !== 'identity') return done(unsupportedEncoding(encoding), undefined)
     if (!isUtf8(body)) return done(httpError(400, NOT_UTF8_MESSAGE), undefined)
     const text = body.toString()
     parse(request, text, (err, parsed) => {

@@ -38,7 +38,7 @@ export const messageTextSchema = (maxLength: number) => Type.String({
   maxLength,
   pattern: NON_BLANK_PATTERN,
   allOf: [{ pattern: WELL_FORMED_PATTERN }],
-  description: `1-${maxLength} characters, at least one of them not whitespace; any Unicode text`,
+  description: `1-${maxLength} characters (code points), at least one of them not whitespace; any Unicode text, without unpaired surrogates (the patterns are read with the u flag, where a surrogate pair is one character)`,
   examples: ['hello from curl']
 })
 

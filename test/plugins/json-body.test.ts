@@ -48,6 +48,8 @@ t.test('a compressed body is a 415 that names its encoding and says what is acce
   t.equal((await postBytes(server, '/send-batch', gzipSync('{"messages":[]}'), { 'content-encoding': 'gzip' })).status, 415)
   // "identity" is no encoding at all (any case), and is what bob receives first.
   t.equal((await postBytes(server, '/send-message', json, { 'content-encoding': 'Identity' })).status, 200)
+  t.equal((await postBytes(server, '/send-message', json, { 'content-encoding': '' })).status, 200, 'an empty header names no coding')
+  t.match(await bob.nextJson(), { message: 'zipped' })
   t.match(await bob.nextJson(), { message: 'zipped' })
 })
 
