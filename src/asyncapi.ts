@@ -42,9 +42,8 @@ const closeCodeTable = [
 const channelDescription = `One WebSocket per connection; a user may hold several (tabs, devices) and every one gets every message.
 
 **Connecting.** Open \`GET /ws/{userId}\` with an upgrade. Offer the subprotocol \`${SUBPROTOCOL}\`: the server \
-selects it whenever it is offered, or \`${HEARTBEAT_SUBPROTOCOL}\` when that is offered too, and never anything else, so a \
-client that offers subprotocols without \`${SUBPROTOCOL}\` is refused with a 400 before the upgrade (a 101 selecting none \
-of them is one it would have to fail). When the server has a JWT_SECRET \
+selects it whenever it is offered, or \`${HEARTBEAT_SUBPROTOCOL}\` when that is offered, and never anything else, so a \
+client that offers neither gets none selected (and a browser then fails the connection). When the server has a JWT_SECRET \
 (always in production) the upgrade needs a receiver token: in \`Authorization: Bearer <token>\`, or, from a browser, \
 as a second subprotocol \`${TOKEN_PREFIX}<token>\` next to \`${SUBPROTOCOL}\`. A token in the URL is refused.
 

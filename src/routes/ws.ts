@@ -66,8 +66,9 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       clientTracking: false,
       perMessageDeflate: false,
       // Browsers carry the token as another subprotocol; the one selected is "pushwire.heartbeat" when offered, else
-      // "pushwire". ws asks only when some were offered, and checkHandshake has refused every list without "pushwire".
-      handleProtocols: (offered: Set<string>) => offered.has(HEARTBEAT_SUBPROTOCOL) ? HEARTBEAT_SUBPROTOCOL : SUBPROTOCOL
+      // "pushwire". A list with neither gets none selected: browsers and ws then fail the connection, but clients that
+      // RFC 6455 lets through (Python's websockets) connect, as they always have.
+      handleProtocols: (offered: Set<string>) => offered.has(HEARTBEAT_SUBPROTOCOL) ? HEARTBEAT_SUBPROTOCOL : offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false
     },
     preClose: (done) => { closeAll().then(() => done(), done) }
   })
@@ -214,8 +215,6 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       if (!protocols.every(protocol => TOKEN.test(protocol)) || new Set(protocols).size !== protocols.length) {
         throw httpError(400, 'Sec-WebSocket-Protocol must be a comma-separated list of distinct tokens (RFC 6455), such as "pushwire, bearer.<token>"')
       }
-      // A 101 that selects none of the offered subprotocols is one every client must fail (RFC 6455 4.1).
-      if (!protocols.includes(SUBPROTOCOL)) throw httpError(400, 'the subprotocol "pushwire" must be offered (a browser sends ["pushwire", "bearer.<token>"]), or none at all')
     }
   }
 

@@ -4,7 +4,7 @@
 import { once } from 'node:events'
 import t from 'tap'
 import type WebSocket from 'ws'
-import { connect, listen, post, rawExchange } from '../helper.js'
+import { connect, listen, post } from '../helper.js'
 
 const INTERVAL = 50
 const HEARTBEAT = `{"type":"heartbeat","intervalMs":${INTERVAL}}`
@@ -55,9 +55,9 @@ t.test('clients that do not offer it (no subprotocol, "pushwire" alone or among 
   t.same([plain.frames, pushwire.frames, others.frames], [[], [], []], 'four sweeps, and not a frame')
 })
 
-t.test('"pushwire.heartbeat" alone is refused like any list without "pushwire": an older server would refuse it too', async t => {
-  const server = await listen(t)
-  const answer = await rawExchange(t, server, 'GET /ws/alice HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
-    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: pushwire.heartbeat\r\n\r\n')
-  t.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n[^]*"message":"the subprotocol \\"pushwire\\" must be offered/)
+t.test('"pushwire.heartbeat" offered alone is selected too', async t => {
+  const server = await listen(t, { heartbeatIntervalMs: 60_000 })
+  const alice = await connect(t, server, '/ws/alice', {}, ['pushwire.heartbeat'])
+  t.equal(alice.ws.protocol, 'pushwire.heartbeat')
+  t.same(await alice.waitFor(1), ['{"type":"heartbeat","intervalMs":60000}'])
 })
