@@ -120,6 +120,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
 
   constructor (options: ConnectOptions) {
     super()
+    checkTimeouts(options)
     this.url = channelUrl(options)
     this.#options = options
     this.#token = options.token
@@ -360,16 +361,19 @@ function usableInterval (intervalMs: unknown): number | undefined {
   return ok ? intervalMs : undefined
 }
 
-/** ws://host/ws/<user>?topics=…&format=text from the service's base URL. */
-function channelUrl (options: ConnectOptions): string {
-  if (typeof options.userId !== 'string' || options.userId === '') throw new TypeError('connect: userId is required')
+/** A "no timeout" of 0 or Infinity would time every attempt out at once, and reconnect in a loop: refused. */
+function checkTimeouts (options: ConnectOptions): void {
   for (const name of ['connectTimeoutMs', 'heartbeatTimeoutMs', 'probeTimeoutMs'] as const) {
     const value = options[name]
-    // A "no timeout" of 0 or Infinity would time every attempt out at once, and reconnect in a loop.
     if (value !== undefined && !(typeof value === 'number' && value >= 1 && value <= MAX_TIMER_MS)) {
       throw new TypeError(`connect: ${name} must be a number of milliseconds from 1 to ${MAX_TIMER_MS}`)
     }
   }
+}
+
+/** ws://host/ws/<user>?topics=…&format=text from the service's base URL. */
+function channelUrl (options: ConnectOptions): string {
+  if (typeof options.userId !== 'string' || options.userId === '') throw new TypeError('connect: userId is required')
   const url = new URL(options.url)
   if (url.protocol === 'http:' || url.protocol === 'https:') url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:'
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new TypeError(`connect: url must be http(s) or ws(s), got ${options.url}`)
