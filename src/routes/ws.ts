@@ -9,7 +9,7 @@ import type { WebSocket } from 'ws'
 import { Connection } from '../connection-manager.js'
 import { NO_LEASE, type Lease } from '../fanout/fanout.js'
 import type { AllowedOrigins } from '../config.js'
-import { errorBody, httpError } from '../plugins/error-handler.js'
+import { httpError } from '../plugins/error-handler.js'
 import upgradeGuard, { HEARTBEAT_SUBPROTOCOL, SUBPROTOCOL, authenticateUpgrade } from '../plugins/upgrade-guard.js'
 import { parseTopicList } from '../topics.js'
 import { inSlices } from '../in-slices.js'
@@ -34,7 +34,6 @@ declare module 'fastify' {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1
-const PLAIN_GET_MESSAGE = 'this route needs a WebSocket upgrade, e.g. npx wscat -c ws://HOST/ws/USER'
 /** An HTTP token (RFC 9110 5.6.2): what each offered subprotocol must be, as ws checks it. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 /** Around each subprotocol: spaces and tabs only, as ws parses the list (trim() would pass other whitespace to it). */
@@ -167,9 +166,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       // If the client vanishes before the upgrade completes, or whenever the socket finally closes.
       if (lease !== NO_LEASE) request.raw.socket.once('close', lease.release)
     },
-    handler: (_request, reply) => {
-      reply.code(426).header('upgrade', 'websocket').send(errorBody(426, PLAIN_GET_MESSAGE))
-    },
+    handler: (_request, reply) => { plainGet(reply) },
     wsHandler: (socket, request) => {
       // (format is always set: ajv fills in the schema default.)
       // Registered before this function returns: the 101 has just been written, and a POST can only
@@ -218,9 +215,10 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
     }
   }
 
+  /** The answer to a request that is no WebSocket upgrade: a plain GET, or an Upgrade to something else. */
   function plainGet (reply: FastifyReply): never {
     reply.header('upgrade', 'websocket')
-    throw httpError(426, PLAIN_GET_MESSAGE)
+    throw httpError(426, 'this route needs a WebSocket upgrade, e.g. npx wscat -c ws://HOST/ws/USER')
   }
 
   function checkRoom (userId: string): void {
@@ -236,8 +234,8 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
 
   // The ws README's heartbeat: a socket that did not answer the previous ping is dead. A socket that selected
   // "pushwire.heartbeat" also gets the heartbeat frame, for a client that cannot see pings (browsers); liveness is
-  // still the pong's to prove. The sweep goes in slices
-  // (see in-slices.ts), so sends keep flowing while 10,000 sockets are pinged. The next sweep is timed from the end
+  // still the pong's to prove. The sweep goes in slices (see in-slices.ts), so sends keep flowing while 10,000
+  // sockets are pinged. The next sweep is timed from the end
   // of this one, so two never overlap (a socket pinged twice in a row would be taken for dead); refresh() does
   // nothing once the timer is cleared at shutdown.
   const heartbeat: NodeJS.Timeout = setTimeout(function sweep () {
