@@ -9,7 +9,9 @@ import { scripted } from './scripted.js'
 import { StandardWebSocket } from './standard-websocket.js'
 
 const fast = { initialDelayMs: 20, maxDelayMs: 100 }
-const INTERVAL = 50
+// Long enough that a test process stalled for a moment still reads its pong before the next sweep: a shorter one
+// had the server terminate healthy connections under load, and the waits below then hung.
+const INTERVAL = 500
 /** 2 x INTERVAL + 5 s. */
 const NOTICED = `no heartbeat from the server within ${2 * INTERVAL + 5000} ms`
 
@@ -26,8 +28,8 @@ t.test('in Node, with no heartbeatTimeoutMs, a connection that goes silent is no
   await events.nth('open', 1)
   await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: 'hi' })
   t.match(await events.nth('message', 1), { message: 'hi' })
-  // About 6 s, past the 5.1 s timeout: each heartbeat frame restarts it.
-  await relay.pings(120)
+  // About 7 s, past the 6 s timeout: each heartbeat frame restarts it.
+  await relay.pings(14)
   t.same(events.names(), ['open', 'message'], 'no timeout while heartbeat frames arrive, and none is a message')
 
   relay.freeze()
@@ -60,7 +62,7 @@ t.test('a heartbeat frame is never a message event, in json or text format', asy
   await post(server, '/send-message', { sender: 'carol', receiver: 'bob', message: 'to bob' })
   t.match(await json.events.nth('message', 1), { type: 'message', message: 'to alice' })
   t.equal(await text.events.nth('message', 1), '[carol]: to bob')
-  await relay.pings(10) // and five more each
+  await relay.pings(4) // and two more each
   t.same([json.events.names(), text.events.names()], [['open', 'message'], ['open', 'message']])
 })
 
@@ -79,7 +81,8 @@ t.test('the client offers "pushwire.heartbeat" first; a server that selects "pus
 })
 
 t.test('a heartbeat frame whose interval is no usable number arms nothing', async t => {
-  const frames = [{ type: 'heartbeat' }, { type: 'heartbeat', intervalMs: 'x' }, { type: 'heartbeat', intervalMs: -5 }, { type: 'heartbeat', intervalMs: 2 ** 31 }]
+  // Each that armed a timer would fire at once: a timeout of 2 x -2500 + 5000 = 0 ms, or one past the timers' range.
+  const frames = [{ type: 'heartbeat' }, { type: 'heartbeat', intervalMs: 'x' }, { type: 'heartbeat', intervalMs: -2500 }, { type: 'heartbeat', intervalMs: 0 }, { type: 'heartbeat', intervalMs: 2 ** 31 }]
   const server = await scripted(t, [socket => { for (const frame of frames) socket.send(JSON.stringify(frame)) }], 'pushwire.heartbeat')
   const { client, events } = start(t, server.url)
   await events.nth('open', 1)
