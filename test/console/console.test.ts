@@ -317,7 +317,7 @@ t.test('in the browser, a close listener that throws shows as a page error and t
 })
 
 t.test('in the browser, which hides pings, a connection frozen without FIN or RST is noticed by its heartbeat frames', { skip }, async t => {
-  const server = await listen(t, { heartbeatIntervalMs: 50 })
+  const server = await listen(t, { heartbeatIntervalMs: 500 })
   // Only the WebSocket goes through the proxy: the page and the client build come straight from the server. Not the
   // console's page, whose CSP allows no other origin, so not the proxy's port either.
   const relay = await freezingProxy(t, server.url)
@@ -341,7 +341,7 @@ t.test('in the browser, which hides pings, a connection frozen without FIN or RS
   const events = await page.evaluate(() => (globalThis as unknown as { events: unknown[] }).events)
   t.same(events, [
     ['open', { attempt: 0 }],
-    ['close', { code: 1006, reason: 'no heartbeat from the server within 5100 ms', willReconnect: true }],
+    ['close', { code: 1006, reason: 'no heartbeat from the server within 6000 ms', willReconnect: true }],
     ['open', { attempt: 1 }]
   ], 'no heartbeat frame became a message; the frozen connection was replaced')
   t.equal(server.app.connections.connectionCount, 1)

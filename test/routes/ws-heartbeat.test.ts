@@ -6,12 +6,15 @@ import t from 'tap'
 import type WebSocket from 'ws'
 import { connect, listen, post } from '../helper.js'
 
-const INTERVAL = 50
+// Long enough that a stalled test process still answers a ping before the next sweep (see test/client/heartbeat.test.ts).
+const INTERVAL = 250
 const HEARTBEAT = `{"type":"heartbeat","intervalMs":${INTERVAL}}`
 
-/** Resolves once the socket has received n pings. */
+/** Resolves once the socket has received n pings; rejects if it closes first, rather than waiting for good. */
 async function pings (ws: WebSocket, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await once(ws, 'ping')
+  for (let i = 0; i < n; i++) {
+    await Promise.race([once(ws, 'ping'), once(ws, 'close').then(([code]) => { throw new Error(`closed with ${String(code)} while waiting for a ping`) })])
+  }
 }
 
 t.test('a client offering "pushwire.heartbeat" has it selected and gets a heartbeat frame at once, then with every ping', async t => {
