@@ -1,19 +1,12 @@
 // The client against a bare ws server that closes each connection the way a test scripts it.
 import { once } from 'node:events'
 import { createServer } from 'node:http'
-import t, { type Test } from 'tap'
-import { connect, type ConnectOptions, type MessageFrame } from '../../src/client/index.js'
-import { record } from './recorder.js'
+import t from 'tap'
+import type { MessageFrame } from '../../src/client/index.js'
+import { fast, start } from './recorder.js'
 import { scripted } from './scripted.js'
 
-const fast = { initialDelayMs: 20, maxDelayMs: 100 }
 const frame = (id: string): string => JSON.stringify({ type: 'message', id, sender: 'bob', receiver: 'alice', message: `m-${id}`, sentAt: new Date().toISOString() })
-
-function start (t: Test, url: string, options: Partial<ConnectOptions<'json'>> = {}) {
-  const client = connect({ url, userId: 'alice', ...fast, ...options })
-  t.teardown(() => client.close())
-  return { client, events: record(client) }
-}
 
 for (const [code, how] of [[1000, 'a normal close'], [1001, 'going away'], [1011, 'a server error'], [1012, 'a restart'], [1013, 'try again later']] as const) {
   t.test(`reconnects after ${code} (${how})`, async t => {

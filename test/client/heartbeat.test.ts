@@ -1,25 +1,17 @@
 // Heartbeat frames: the client offers "pushwire.heartbeat", and when the server selects it, a connection that brings
 // no frame for two heartbeat intervals plus 5 s is taken for dead and replaced, with no ping in sight (browsers).
-import t, { type Test } from 'tap'
-import { connect, type ConnectOptions } from '../../src/client/index.js'
+import t from 'tap'
 import { listen, post } from '../helper.js'
 import { freezingProxy } from './freezing-proxy.js'
-import { record } from './recorder.js'
+import { start } from './recorder.js'
 import { scripted } from './scripted.js'
 import { StandardWebSocket } from './standard-websocket.js'
 
-const fast = { initialDelayMs: 20, maxDelayMs: 100 }
 // Long enough that a test process stalled for a moment still reads its pong before the next sweep: a shorter one
 // had the server terminate healthy connections under load, and the waits below then hung.
 const INTERVAL = 500
 /** 2 x INTERVAL + 5 s. */
 const NOTICED = `no heartbeat from the server within ${2 * INTERVAL + 5000} ms`
-
-function start<F extends 'json' | 'text' = 'json'> (t: Test, url: string, options: Partial<ConnectOptions<F>> = {}) {
-  const client = connect({ url, userId: 'alice', ...fast, ...options } as ConnectOptions<'json'>)
-  t.teardown(() => client.close())
-  return { client, events: record(client) }
-}
 
 t.test('in Node, with no heartbeatTimeoutMs, a connection that goes silent is noticed by its missing heartbeat frames', async t => {
   const server = await listen(t, { heartbeatIntervalMs: INTERVAL })

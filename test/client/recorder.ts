@@ -1,5 +1,6 @@
 // Records a pushwire client's events in order and waits on them, so tests wait on events, never on sleeps.
-import type { ClientEvents, PushwireClient } from '../../src/client/index.js'
+import type { Test } from 'tap'
+import { connect, type ClientEvents, type ConnectOptions, type PushwireClient } from '../../src/client/index.js'
 
 type Name = keyof ClientEvents<unknown>
 const NAMES: Name[] = ['open', 'message', 'close', 'reconnecting', 'error']
@@ -33,4 +34,14 @@ export function record<M> (client: PushwireClient<M>): Recorded<M> {
     count: name => of(name).length,
     names: () => log.map(([name]) => name)
   }
+}
+
+/** Short backoff, so that reconnecting tests take milliseconds. */
+export const fast = { initialDelayMs: 20, maxDelayMs: 100 }
+
+/** A client for user alice with a short backoff, closed when the test ends, and its events recorded. */
+export function start<F extends 'json' | 'text' = 'json'> (t: Test, url: string, options: Partial<ConnectOptions<F>> = {}) {
+  const client = connect({ url, userId: 'alice', ...fast, ...options } as ConnectOptions<'json'>)
+  t.teardown(() => client.close())
+  return { client, events: record(client) }
 }

@@ -3,20 +3,12 @@
 import { once } from 'node:events'
 import { createServer, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
-import { connect, type ConnectOptions, type State } from '../../src/client/index.js'
+import type { State } from '../../src/client/index.js'
 import { listen, post } from '../helper.js'
 import { freezingProxy } from './freezing-proxy.js'
-import { record } from './recorder.js'
+import { start } from './recorder.js'
 import { StandardWebSocket } from './standard-websocket.js'
 import { scripted } from './scripted.js'
-
-const fast = { initialDelayMs: 20, maxDelayMs: 100 }
-
-function start (t: Test, url: string, options: Partial<ConnectOptions<'json'>> = {}) {
-  const client = connect({ url, userId: 'alice', ...fast, ...options })
-  t.teardown(() => client.close())
-  return { client, events: record(client) }
-}
 
 /** Collects what reaches uncaughtException while the test runs: a listener's throw must still be reported there. */
 function uncaught (t: Test): Error[] {
