@@ -5,7 +5,7 @@ import WebSocket from 'ws'
 import { buildApp } from '../src/app.js'
 import { defaultConfig } from '../src/config.js'
 import { loggerOptions } from '../src/logger.js'
-import { connect, listen, LogCapture, post, type Overrides, type Server } from './helper.js'
+import { connect, listen, LogCapture, post, until, type Overrides, type Server } from './helper.js'
 import { startServer } from './process.js'
 import { RedisServer, ephemeralPortsFrom, freePort, redisMissing } from './redis-server.js'
 
@@ -19,10 +19,6 @@ async function cluster (t: Test, overrides: Overrides = {}, logs?: LogCapture): 
 }
 
 const json = async (server: Server, path: string) => await (await fetch(server.url + path)).json() as Record<string, unknown>
-
-async function until (condition: () => Promise<boolean>): Promise<void> {
-  while (!await condition()) await new Promise(resolve => setTimeout(resolve, 20))
-}
 
 t.test('test servers get ports below the ephemeral range, which no outgoing connection can take before a restart', async t => {
   const below = ephemeralPortsFrom()
@@ -118,7 +114,7 @@ t.test('a user split over nodes gets every message on every connection; presence
 
   alice1.ws.close()
   await alice1.closed
-  await until(async () => (await json(b, '/presence/alice')).connections === 1)
+  await until(async () => (await json(b, '/presence/alice')).connections === 1, 'node b counts one connection of alice', { intervalMs: 20 })
   t.same(await json(b, '/stats'), { users: 2, connections: 2, topics: 2, node: 'node-b', nodes: 2 })
   await post(a, '/send-message', { sender: 'x', receiver: 'alice', message: 'only b' })
   t.equal((await alice2.nextJson()).message, 'only b')
@@ -136,7 +132,7 @@ t.test('Redis killed and restarted: 503s within 1 s while down, sockets stay ope
   t.ok(await metric('pushwire_redis_publish_duration_seconds_count') >= 1, 'publish round trips are measured')
 
   await redis.kill()
-  await until(async () => (await fetch(`${a.url}/ready`)).status === 503)
+  await until(async () => (await fetch(`${a.url}/ready`)).status === 503, 'node a is not ready', { intervalMs: 20 })
   t.equal(await metric('pushwire_redis_up'), 0)
   const ready = await fetch(`${b.url}/ready`)
   t.same([ready.status, await ready.json()], [503, { statusCode: 503, error: 'Service Unavailable', message: 'not ready: Redis is unavailable' }])
@@ -158,8 +154,8 @@ t.test('Redis killed and restarted: 503s within 1 s while down, sockets stay ope
   t.equal(alice.ws.readyState, WebSocket.OPEN, 'existing sockets stay open')
 
   await redis.restart()
-  await until(async () => (await fetch(`${a.url}/ready`)).status === 200 && (await fetch(`${b.url}/ready`)).status === 200)
-  await until(async () => (await json(a, '/presence/alice')).connections === 1)
+  await until(async () => (await fetch(`${a.url}/ready`)).status === 200 && (await fetch(`${b.url}/ready`)).status === 200, 'both nodes are ready again', { intervalMs: 20 })
+  await until(async () => (await json(a, '/presence/alice')).connections === 1, 'alice\'s connection is in presence again', { intervalMs: 20 })
   const res = await post(a, '/publish', { sender: 'x', topic: 'news', message: 'back' })
   t.equal(res.body.status, 'sent')
   t.match(await alice.nextJson(), { id: res.body.id, message: 'back' })
@@ -189,7 +185,7 @@ t.test('Redis that stops answering: a timed-out send says it may still arrive, /
   await new Promise(resolve => setTimeout(resolve, 1500))
 
   redis.resume()
-  await until(async () => (await fetch(`${a.url}/ready`)).status === 200)
+  await until(async () => (await fetch(`${a.url}/ready`)).status === 200, 'node a is ready again', { intervalMs: 20 })
   const after = await send('after')
   t.equal(after.body.status, 'sent')
   const seen: string[] = []
@@ -205,7 +201,7 @@ t.test('Redis that stops answering: a timed-out send says it may still arrive, /
   const neverBatch = await post(a, '/send-batch', { messages: [{ sender: 'x', receiver: 'alice', message: 'never' }] })
   t.same([neverBatch.status, neverBatch.body.message], [503, 'Redis is unavailable: nothing was sent; retry shortly'])
   redis.resume()
-  await until(async () => (await fetch(`${a.url}/ready`)).status === 200)
+  await until(async () => (await fetch(`${a.url}/ready`)).status === 200, 'node a is ready again after the batch', { intervalMs: 20 })
 })
 
 /** Reads /presence of a user at a node every 50 ms for `ms`, and returns every answer that said offline. */
@@ -251,7 +247,7 @@ t.test('a node killed with SIGKILL: others keep serving, its presence expires, i
   c.child.kill('SIGKILL')
   await lost
   t.equal((await post(a, '/send-message', { sender: 'x', receiver: 'bob', message: 'still serving' })).status, 200)
-  await until(async () => (await json(a, '/presence/alice')).online === false)
+  await until(async () => (await json(a, '/presence/alice')).online === false, 'the killed node\'s alice leaves presence', { intervalMs: 20 })
   const gone = Date.now() - killedAt
   t.ok(gone <= nodeTtlMs + 500, `presence gone ${gone} ms after the kill (NODE_TTL_MS=${nodeTtlMs})`)
   t.equal((await json(a, '/stats')).nodes, 2, 'c was reaped')
@@ -287,7 +283,7 @@ t.test('a node that starts before Redis serves as not ready, then joins once Red
   t.ok(logs.find('redis not reachable yet; /ready answers 503 until it is'))
   t.equal((await fetch(`${a.url}/ready`)).status, 503)
   await redis.restart()
-  await until(async () => (await fetch(`${a.url}/ready`)).status === 200)
+  await until(async () => (await fetch(`${a.url}/ready`)).status === 200, 'the node is ready once Redis is up', { intervalMs: 20 })
   const alice = await connect(t, a, '/ws/alice')
   t.equal((await post(a, '/send-message', { sender: 'x', receiver: 'alice', message: 'joined' })).body.status, 'sent')
   t.equal((await alice.nextJson()).message, 'joined')
@@ -328,7 +324,7 @@ t.test('a node of the version before deadlines that died during an upgrade is re
   }
   await old.set('pushwire:connections', 2)
   const a = await listen(t, { redisUrl: redis.url, nodeId: 'new', nodeTtlMs: 1000 })
-  await until(async () => (await json(a, '/presence/user-on-dead')).online === false)
+  await until(async () => (await json(a, '/presence/user-on-dead')).online === false, 'the dead old-version node is reaped from presence', { intervalMs: 20 })
   t.same(await json(a, '/presence/user-on-alive'), { userId: 'user-on-alive', online: true, connections: 1 }, 'a node that beat within the minute stays')
   t.equal(await old.zscore('pushwire:nodes', 'dead'), null)
   t.equal(await old.get('pushwire:connections'), '1')
@@ -342,7 +338,7 @@ t.test('a foreign message on a pushwire channel is logged and dropped; the node 
   const intruder = new Redis(redis.url)
   t.teardown(() => intruder.disconnect())
   t.equal(await intruder.publish('pw:u:alice', 'not json'), 1)
-  await until(async () => logs.find('undeliverable message from redis') !== undefined)
+  await until(() => logs.find('undeliverable message from redis') !== undefined, 'the foreign message is logged', { intervalMs: 20 })
   t.match(logs.find('undeliverable message from redis'), { channel: 'pw:u:alice' })
   await post(a, '/send-message', { sender: 'x', receiver: 'alice', message: 'fine' })
   t.equal((await alice.nextJson()).message, 'fine')

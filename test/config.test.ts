@@ -106,6 +106,7 @@ t.test('secrets: several API keys for rotation, a JWT secret, and safe limits in
 t.test('TRUST_PROXY: off by default, or the proxies\' addresses; anything else is named', async t => {
   t.equal(loadConfig({}).trustProxy, false)
   t.same(loadConfig({ TRUST_PROXY: 'loopback,uniquelocal, fd00::/8,::ffff:10.0.5.0/120' }).trustProxy, ['loopback', 'uniquelocal', 'fd00::/8', '::ffff:10.0.5.0/120'])
+  t.same(loadConfig({ TRUST_PROXY: '::ffff:10.0.0.0/97' }).trustProxy, ['::ffff:10.0.0.0/97'], 'the widest IPv4-mapped range still allowed (IPv4 /1)')
   // A hop count is refused: Fastify 5 would ignore the header with one, as it cannot tell proxies from clients.
   // Ranges that trust every address are refused too: /0, and an IPv4-mapped range at /96 or wider, which proxy-addr
   // turns into IPv4 /0 (any client could then name its own address).

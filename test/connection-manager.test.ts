@@ -5,6 +5,7 @@ import WebSocket from 'ws'
 import { Connection, ConnectionManager } from '../src/connection-manager.js'
 import { OutgoingMessage } from '../src/message.js'
 import type { FrameFormat } from '../src/schemas/ws.js'
+import { until } from './helper.js'
 import { delivered, socketPairs, type Pair } from './socket-pairs.js'
 
 const conn = (pair: Pair, id: string, userId: string, topics: string[] = [], format: FrameFormat = 'json') =>
@@ -129,7 +130,7 @@ t.test('frames of every header size reach a real ws client intact: 7-bit, 16-bit
   const texts = [120, 121, 65530, 65531].map(n => 'y'.repeat(n)).concat(['héllo 🎉'])
   for (const text of texts) manager.send('alice', new OutgoingMessage('x', text, { kind: 'direct', receiver: 'alice' }))
   // (A pong round trip does not order the server's frames; a malformed frame would close the client instead.)
-  while (a.frames.length < texts.length && a.client.readyState === WebSocket.OPEN) await new Promise(resolve => setTimeout(resolve, 5))
+  await until(() => a.frames.length >= texts.length || a.client.readyState !== WebSocket.OPEN, 'every frame arrives, or the client closes on a malformed one', { intervalMs: 5 })
   t.same(a.frames.map(f => f.length), [125, 126, 65535, 65536, 13])
   t.equal(a.frames[4], '[x]: héllo 🎉')
   const message = new OutgoingMessage('x', 'y', { kind: 'broadcast' })

@@ -114,6 +114,26 @@ export async function refusedUpgrade (server: Server, path: string, options: Web
   })
 }
 
+/**
+ * Waits for what another event-loop turn, process or node makes true and no event announces to the test (a server-side
+ * close, a log line, Redis coming back), checking `condition` every `intervalMs`. It gives up after `timeoutMs`, even
+ * on a condition that itself never settles (a fetch nobody answers), and fails naming what it waited for: a wait that
+ * never ends must be a clear failure, not tap's timeout of the whole file.
+ */
+export async function until (condition: () => boolean | Promise<boolean>, what: string, { intervalMs = 10, timeoutMs = 10_000 } = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (let left = timeoutMs; left > 0; left = deadline - Date.now()) {
+    let timer: NodeJS.Timeout | undefined
+    try {
+      if (await Promise.race([condition(), new Promise<false>(resolve => { timer = setTimeout(resolve, left, false) })])) return
+    } finally {
+      clearTimeout(timer)
+    }
+    await new Promise(resolve => setTimeout(resolve, Math.min(intervalMs, deadline - Date.now())))
+  }
+  throw new Error(`gave up after ${timeoutMs} ms waiting until ${what}`)
+}
+
 export async function post (server: Server, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number, body: Record<string, unknown>, headers: Headers }> {
   const res = await fetch(server.url + path, {
     method: 'POST',

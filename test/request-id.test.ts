@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import type { IncomingMessage } from 'node:http'
 import t from 'tap'
 import WebSocket from 'ws'
-import { connect, listen, LogCapture, post } from './helper.js'
+import { connect, listen, LogCapture, post, until } from './helper.js'
 
 t.test('a sane incoming X-Request-Id is honoured, returned and logged; others are replaced', async t => {
   const logs = new LogCapture()
@@ -30,7 +30,7 @@ t.test('a WebSocket connection id is its upgrade request id, in every log line a
   const client = await connect(t, server, '/ws/alice', { headers: { 'x-request-id': 'conn-7' } })
   client.ws.close()
   await client.closed
-  while (logs.find('ws closed') === undefined) await new Promise(resolve => setTimeout(resolve, 5))
+  await until(() => logs.find('ws closed') !== undefined, 'the close is logged', { intervalMs: 5 })
   t.match(logs.find('ws connected'), { connId: 'conn-7', userId: 'alice' })
   t.match(logs.find('ws closed'), { connId: 'conn-7', userId: 'alice' })
 })
@@ -47,6 +47,6 @@ t.test('the 101 carries X-Request-Id too, so a client can quote the connId its c
   }
   t.equal(seen[0], 'conn-8')
   t.match(seen[1], /^[0-9a-f-]{36}$/)
-  while (logs.lines.filter(line => line.msg === 'ws connected').length < 2) await new Promise(resolve => setTimeout(resolve, 5))
+  await until(() => logs.lines.filter(line => line.msg === 'ws connected').length >= 2, 'both connections are logged', { intervalMs: 5 })
   t.same(logs.lines.filter(line => line.msg === 'ws connected').map(line => line.connId), seen, 'the same id as in the log')
 })

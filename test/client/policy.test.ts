@@ -3,6 +3,7 @@ import { afterClose, afterRefusal, backoffDelay } from '../../src/client/policy.
 import { CLOSE, CLOSE_CODES } from '../../src/close-codes.js'
 import { Emitter } from '../../src/client/emitter.js'
 import { RecentIds } from '../../src/client/recent-ids.js'
+import { uncaught } from './recorder.js'
 
 t.test('close codes: reconnect, refresh the token, or stop', async t => {
   for (const code of [1000, 1001, 1005, 1006, 1011, 1012, 1013, 1014]) t.equal(afterClose(code), 'reconnect', String(code))
@@ -79,10 +80,7 @@ t.test('emitter: a listener that throws does not stop the others, and its error 
   class Events extends Emitter<{ ping: number }> {
     fire (n: number): void { this.emit('ping', n) }
   }
-  const uncaught: unknown[] = []
-  const capture = (err: unknown): void => { uncaught.push(err) }
-  process.on('uncaughtException', capture)
-  t.teardown(() => { process.off('uncaughtException', capture) })
+  const errors = uncaught(t)
   const events = new Events()
   const seen: number[] = []
   const boom = new Error('boom')
@@ -90,8 +88,8 @@ t.test('emitter: a listener that throws does not stop the others, and its error 
   events.on('ping', n => seen.push(n))
   t.doesNotThrow(() => events.fire(1), 'emit itself does not throw')
   t.same(seen, [1], 'the next listener ran')
-  t.same(uncaught, [], 'not reported synchronously')
+  t.same(errors, [], 'not reported synchronously')
   await new Promise(resolve => setImmediate(resolve))
-  t.equal(uncaught[0], boom, 'the very error, reported once')
-  t.equal(uncaught.length, 1)
+  t.equal(errors[0], boom, 'the very error, reported once')
+  t.equal(errors.length, 1)
 })

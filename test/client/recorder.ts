@@ -1,4 +1,5 @@
-// Records a pushwire client's events in order and waits on them, so tests wait on events, never on sleeps.
+// Records a pushwire client's events in order and waits on them, so tests wait on events, never on sleeps; and
+// collects the errors of listeners that throw.
 import type { Test } from 'tap'
 import { connect, type ClientEvents, type ConnectOptions, type PushwireClient } from '../../src/client/index.js'
 
@@ -34,6 +35,15 @@ export function record<M> (client: PushwireClient<M>): Recorded<M> {
     count: name => of(name).length,
     names: () => log.map(([name]) => name)
   }
+}
+
+/** Collects what reaches uncaughtException while the test runs: a listener's throw must still be reported there. */
+export function uncaught (t: Test): Error[] {
+  const errors: Error[] = []
+  const capture = (err: Error): void => { errors.push(err) }
+  process.on('uncaughtException', capture)
+  t.teardown(() => { process.off('uncaughtException', capture) })
+  return errors
 }
 
 /** Short backoff, so that reconnecting tests take milliseconds. */

@@ -6,18 +6,9 @@ import t, { type Test } from 'tap'
 import type { State } from '../../src/client/index.js'
 import { listen, post } from '../helper.js'
 import { freezingProxy } from './freezing-proxy.js'
-import { start } from './recorder.js'
+import { start, uncaught } from './recorder.js'
 import { StandardWebSocket } from './standard-websocket.js'
 import { scripted } from './scripted.js'
-
-/** Collects what reaches uncaughtException while the test runs: a listener's throw must still be reported there. */
-function uncaught (t: Test): Error[] {
-  const errors: Error[] = []
-  const capture = (err: Error): void => { errors.push(err) }
-  process.on('uncaughtException', capture)
-  t.teardown(() => { process.off('uncaughtException', capture) })
-  return errors
-}
 
 t.test('a close listener that throws does not stop reconnecting, and its error is still reported', async t => {
   const errors = uncaught(t)

@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core'
 import t from 'tap'
 import { ReceiverTokens } from '../../src/auth.js'
 import { CLOSE } from '../../src/close-codes.js'
-import { listen, post, type Server } from '../helper.js'
+import { listen, post, until, type Server } from '../helper.js'
 import { freezingProxy } from '../client/freezing-proxy.js'
 import { startServer } from '../process.js'
 import { freePort } from '../redis-server.js'
@@ -310,7 +310,7 @@ t.test('in the browser, a close listener that throws shows as a page error and t
     await closed
     return seen
   }, server.url)
-  while (server.app.connections.connectionCount === 0) await new Promise(resolve => setTimeout(resolve, 10))
+  await until(() => server.app.connections.connectionCount > 0, 'the page\'s client has connected')
   for (const connection of [...server.app.connections.connections()]) server.app.connections.close(connection, CLOSE.slowConsumer)
   t.same(await states, ['reconnecting', 'closed'], 'reconnected; the state was reconnecting when the close event said so')
   t.same(errors, ['oops in a close listener'], 'reported as a page error')

@@ -1,12 +1,11 @@
 import t from 'tap'
 import { sampleIntervalMs } from '../../src/plugins/load-shedding.js'
-import { listen, post } from '../helper.js'
+import { listen, post, until } from '../helper.js'
 
 t.test('under pressure, POSTs get 503 with Retry-After and /ready says 503; GETs keep working', async t => {
   // A heap threshold of one byte is always crossed: the node is permanently "under pressure".
   const server = await listen(t, { shedHeapUsedBytes: 1 })
-  // Wait for the first memory sample.
-  while ((await fetch(`${server.url}/ready`)).status !== 503) await new Promise(resolve => setTimeout(resolve, 20))
+  await until(async () => (await fetch(`${server.url}/ready`)).status === 503, 'the first memory sample makes /ready answer 503', { intervalMs: 20 })
   const res = await post(server, '/send-message', { sender: 'a', receiver: 'b', message: 'x' })
   t.equal(res.status, 503)
   t.equal(res.headers.get('retry-after'), '5')

@@ -1,7 +1,7 @@
 // /metrics after a scripted workload, parsed with a real Prometheus text-format parser: counters match exactly.
 import t from 'tap'
 import parse from 'parse-prometheus-text-format'
-import { connect, listen, post, type Server } from '../helper.js'
+import { connect, listen, post, until, type Server } from '../helper.js'
 import { freePort } from '../redis-server.js'
 import { Registry } from 'prom-client'
 import { FastHistogram } from '../../src/plugins/metrics.js'
@@ -34,10 +34,6 @@ function value (families: Families, name: string, labels: Record<string, string>
   const sample = family.metrics.find(m => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))
   if (sample === undefined) throw new Error(`no ${name} with ${JSON.stringify(labels)}`)
   return Number(sample.value ?? sample.count)
-}
-
-async function until (condition: () => boolean | Promise<boolean>): Promise<void> {
-  while (!await condition()) await new Promise(resolve => setTimeout(resolve, 10))
 }
 
 t.test('counters and gauges match a scripted workload exactly', async t => {
@@ -87,7 +83,7 @@ t.test('counters and gauges match a scripted workload exactly', async t => {
     await server.app.inject({ method: 'POST', url: '/send-message', payload: { sender: 'x', receiver: 'slow', message: 'y'.repeat(20_000) } })
   }
   await mute.closed
-  await until(async () => value(await scrape(server.url), 'pushwire_connections') === 1)
+  await until(async () => value(await scrape(server.url), 'pushwire_connections') === 1, 'pushwire_connections is down to 1')
   families = await scrape(server.url)
   t.equal(value(families, 'pushwire_ws_closes_total', { code: '1000' }), 1)
   t.equal(value(families, 'pushwire_ws_closes_total', { code: '1009' }), 1)

@@ -1,6 +1,6 @@
 // Topics, broadcast, presence and stats against a real server with real ws clients.
 import t from 'tap'
-import { connect, listen, LogCapture, post, refusedUpgrade, type Server } from '../helper.js'
+import { connect, listen, LogCapture, post, refusedUpgrade, until, type Server } from '../helper.js'
 
 const publish = (server: Server, topic: string, message: string) => post(server, '/publish', { sender: 'ops', topic, message })
 const broadcast = (server: Server, message: string) => post(server, '/broadcast', { sender: 'ops', message })
@@ -82,11 +82,11 @@ t.test('presence after connect, close and termination', async t => {
   t.same(await presence('alice'), { userId: 'alice', online: true, connections: 2 })
   one.ws.close()
   await one.closed
-  await until(async () => (await presence('alice')).connections === 1)
+  await until(async () => (await presence('alice')).connections === 1, 'alice has one connection left')
   // A client that stops answering pings is terminated by the heartbeat and leaves presence.
   await connect(t, server, '/ws/mute', { autoPong: false })
   t.same(await presence('mute'), { userId: 'mute', online: true, connections: 1 })
-  await until(async () => (await presence('mute')).online === false)
+  await until(async () => (await presence('mute')).online === false, 'the heartbeat has taken mute offline')
   t.same(await presence('alice'), { userId: 'alice', online: true, connections: 1 })
   const bad = await fetch(`${server.url}/presence/not%20valid`)
   t.equal(bad.status, 400)
@@ -146,7 +146,7 @@ t.test('bookkeeping: thousands of connections with random topics, closed every w
       // (with 200 ms heartbeats, a mute client could be gone before the count above); the heartbeat closes it.
       else client.ws.pause()
     }
-    await until(async () => connections.connectionCount === 0)
+    await until(() => connections.connectionCount === 0, `batch ${batch}: every connection is closed`)
     t.same([connections.userCount, connections.topicCount], [0, 0], `batch ${batch}: every index emptied`)
   }
   t.same([...seen].sort(), [...ways].sort(), 'every kind of close was exercised')
@@ -164,7 +164,3 @@ t.test('bookkeeping: thousands of connections with random topics, closed every w
   t.equal((await open.closed).code, 1001)
   t.same([connections.connectionCount, connections.userCount, connections.topicCount], [0, 0, 0], 'shutdown emptied every index')
 })
-
-async function until (condition: () => Promise<boolean>): Promise<void> {
-  while (!await condition()) await new Promise(resolve => setTimeout(resolve, 10))
-}

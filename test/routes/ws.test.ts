@@ -5,7 +5,7 @@ import WebSocket from 'ws'
 import { guard } from '../../src/routes/ws.js'
 import { MAX_CLIENT_FRAGMENTS } from '../../src/schemas/ws.js'
 import type { Connection } from '../../src/connection-manager.js'
-import { connect, listen, LogCapture, post, rawExchange, refusedUpgrade } from '../helper.js'
+import { connect, listen, LogCapture, post, rawExchange, refusedUpgrade, until } from '../helper.js'
 
 t.test('a POST after open is pushed as one JSON frame with every field', async t => {
   const server = await listen(t)
@@ -77,7 +77,8 @@ t.test('two tabs of one user both receive; closing one keeps the other registere
 
   tab1.ws.close()
   await tab1.closed
-  await t.resolveMatch(waitUntil(() => server.app.connections.connectionsOf('alice') === 1), true)
+  await until(() => server.app.connections.connectionsOf('alice') === 1, 'the closed tab is unregistered', { intervalMs: 5 })
+  t.equal(server.app.connections.connectionsOf('alice'), 1, 'the other tab is still registered')
   const res = await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: 'to tab 2' })
   t.equal(res.body.status, 'sent')
   t.equal((await tab2.nextJson()).message, 'to tab 2')
@@ -113,7 +114,7 @@ t.test('a client that sends frames but never reads gets at most 16 KiB of error 
   const [connection] = [...server.app.connections.connections()] as [Connection]
   const tcp = (connection.socket as unknown as { _socket: { bytesRead: number } })._socket
   // Each empty masked frame is 6 bytes on the wire: wait until the server has read every one.
-  await waitUntil(() => tcp.bytesRead >= frames * 6)
+  await until(() => tcp.bytesRead >= frames * 6, `the server has read all ${frames} frames`, { intervalMs: 5 })
   t.ok(connection.socket.bufferedAmount <= 16 * 1024 + 100, `${connection.socket.bufferedAmount} bytes queued`)
   t.equal(server.app.connections.connectionsOf('alice'), 1, 'still connected: it broke no rule')
 })
@@ -123,7 +124,7 @@ t.test('a client frame over 4 KiB closes the connection with 1009 and unregister
   const alice = await connect(t, server, '/ws/alice')
   alice.ws.send('x'.repeat(4097))
   t.equal((await alice.closed).code, 1009)
-  await waitUntil(() => server.app.connections.connectionCount === 0)
+  await until(() => server.app.connections.connectionCount === 0, 'the closed connection is unregistered', { intervalMs: 5 })
   t.equal(server.app.connections.userCount, 0)
   const small = await connect(t, server, '/ws/bob')
   small.ws.send('x'.repeat(4096))
@@ -200,7 +201,7 @@ t.test('heartbeat sweeps go in slices, and a slow sweep is never overlapped by t
     }) as typeof c.socket.ping
   }
   const missed = (): number => logs.lines.filter(l => l.msg === 'heartbeat missed, connection terminated').length
-  while (sweeps.length < 4 && missed() === 0) await new Promise(resolve => setTimeout(resolve, 10))
+  await until(() => sweeps.length >= 4 || missed() > 0, 'three whole sweeps, or a missed heartbeat')
   t.ok(new Set(sweeps[0]).size >= 3, `a sweep of 200 spans several event-loop turns (${new Set(sweeps[0]).size})`)
   t.equal(missed(), 0, 'no answering client is taken for dead')
   t.equal(server.app.connections.connectionCount, 200)
@@ -225,7 +226,7 @@ t.test('connects, closes and offline skips are logged with ids, never the messag
   await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: secret })
   await alice.nextJson()
   alice.ws.close(1000)
-  await waitUntil(() => logs.find('ws closed') !== undefined)
+  await until(() => logs.find('ws closed') !== undefined, 'the close is logged', { intervalMs: 5 })
 
   t.match(logs.find('offline, message dropped'), { msgId: res.body.id, sender: 'bob', receiver: 'carol' })
   t.match(logs.find('ws connected'), { userId: 'alice', connId: String })
@@ -248,7 +249,7 @@ t.test('an upgrade request answered by another route, or while shutting down, ha
   const stuck = await connect(t, server, '/ws/stuck')
   ;(stuck.ws as unknown as { _socket: { pause: () => void } })._socket.pause()
   const closing = server.app.close()
-  await waitUntil(() => server.app.connections.connectionCount === 0)
+  await until(() => server.app.connections.connectionCount === 0, 'shutdown has unregistered the stuck connection', { intervalMs: 5 })
   t.equal(await upgrade('GET', '/ws/late'), 'HTTP/1.1 503 Service Unavailable')
   await closing
 })
@@ -289,12 +290,6 @@ t.test('the HEAD request that Fastify adds for the ws route is a 426 too', async
   t.equal(res.status, 426)
 })
 
-/** Polls a condition that another event loop turn makes true (a server-side close, say). */
-async function waitUntil (condition: () => boolean): Promise<true> {
-  while (!condition()) await new Promise(resolve => setTimeout(resolve, 5))
-  return true
-}
-
 t.test('a throwing socket listener is caught and logged instead of crashing the process', async t => {
   const logs = new LogCapture()
   const server = await listen(t, {}, logs)
@@ -322,7 +317,7 @@ t.test('protocol violations close with their own codes, and the log says which',
   const fragmented = await connect(t, server, '/ws/fragmented')
   for (let i = 0; i <= MAX_CLIENT_FRAGMENTS; i++) fragmented.ws.send('', { fin: false })
   t.equal((await fragmented.closed).code, 1008)
-  await waitUntil(() => logs.lines.filter(l => l.msg === 'ws closed').length === 4)
+  await until(() => logs.lines.filter(l => l.msg === 'ws closed').length === 4, 'all four closes are logged', { intervalMs: 5 })
   const codes = Object.fromEntries(logs.lines.filter(l => l.msg === 'ws closed').map(l => [l.userId, l.code]))
   t.same(codes, { utf8: 1007, opcode: 1002, big: 1009, fragmented: 1008 }, 'the server logs the code it closed with')
 })
