@@ -157,6 +157,10 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
   // The prefix alone let "redis://:pw@host:abc" through to ioredis, whose stack trace then printed the password.
   if (parsed.REDIS_URL !== undefined && !URL.canParse(parsed.REDIS_URL)) throw new ConfigError('REDIS_URL', PATTERN_HINTS.REDIS_URL as string)
   const production = parsed.NODE_ENV === 'production'
+  // A misspelt production (prod, Production) would otherwise start open: no keys, no limits, any origin.
+  if (!production && parsed.NODE_ENV !== undefined && /^pro?d/i.test(parsed.NODE_ENV)) {
+    throw new ConfigError('NODE_ENV', `must be exactly "production" for the production defaults (got ${JSON.stringify(parsed.NODE_ENV)})`)
+  }
   const auth = parsed.AUTH === 'off' ? { apiKeys: [], jwtSecret: null } : readSecrets(env)
   const allowedOrigins = parseOrigins(parsed.ALLOWED_ORIGINS)
   if (production && parsed.AUTH !== 'off') {

@@ -132,6 +132,18 @@ t.test('production refuses to start without API_KEYS, JWT_SECRET and ALLOWED_ORI
   t.throws(() => loadConfig({ AUTH: 'maybe' }), { variable: 'AUTH', message: /must be one of on, off/ })
 })
 
+// A misspelt production (NODE_ENV=prod, Production) would otherwise start open: no keys, no limits, any origin.
+t.test('a NODE_ENV that looks like production but is not exactly it stops start-up', async t => {
+  for (const near of ['prod', 'Production', 'PRODUCTION', 'production1', 'prd']) {
+    t.throws(() => loadConfig({ ...production, NODE_ENV: near }), {
+      name: 'ConfigError',
+      variable: 'NODE_ENV',
+      message: `invalid configuration: NODE_ENV must be exactly "production" for the production defaults (got ${JSON.stringify(near)})`
+    }, near)
+  }
+  for (const other of ['development', 'test', 'staging', 'dev']) t.equal(loadConfig({ NODE_ENV: other }).apiKeys.length, 0, other)
+})
+
 t.test('a REDIS_URL that is not a URL is refused in one line that never echoes it (it may hold a password)', async t => {
   for (const url of ['redis://:S3cretPW@127.0.0.1:abc', 'redis://:S3cretPW@127.0.0.1:99999', 'redis://:S3cretPW@[::1']) {
     t.throws(() => loadConfig({ REDIS_URL: url }), { variable: 'REDIS_URL', message: 'invalid configuration: REDIS_URL must be a redis:// or rediss:// URL' }, url)
