@@ -214,6 +214,9 @@ export class RedisFanout implements Fanout {
   }
 
   #stall (): void {
+    // Whatever this node wrote meanwhile ran late or not at all, and the other nodes may have reaped it the moment
+    // Redis resumed: the heartbeat that gets an answer rewrites its whole share.
+    this.#dirty = true
     if (this.#stalled) return
     this.#stalled = true
     this.#log.error('redis stopped answering; /ready answers 503 and sends fail until a heartbeat gets through')
