@@ -249,6 +249,17 @@ t.test('presence holds steady when nodes have different NODE_TTL_MS or clocks th
   t.equal(await presenceGaps(a, 'bob', 3000), 0, 'a user on a node whose clock is 3 s behind')
 })
 
+t.test('two nodes given the same NODE_ID (one setting for every replica) keep their own shares of presence', { skip }, async t => {
+  // Regression: the second node's first heartbeat rewrote the shared id's ledger with its own (empty) share, so the
+  // first node's users were offline cluster-wide, with sends to them answered sent, for as long as both ran.
+  const redis = await RedisServer.start(t)
+  const first = await listen(t, { redisUrl: redis.url, nodeId: 'replica', nodeTtlMs: 2000 })
+  await connect(t, first, '/ws/alice')
+  const second = await listen(t, { redisUrl: redis.url, nodeId: 'replica', nodeTtlMs: 2000 })
+  t.equal(await presenceGaps(second, 'alice', 1500), 0, 'alice stays present')
+  t.same(await json(second, '/stats'), { users: 1, connections: 1, topics: 0, node: 'replica', nodes: 2 })
+})
+
 t.test('a node killed with SIGKILL: others keep serving, its presence expires, its receivers reconnect elsewhere', { skip }, async t => {
   const { redis, a } = await cluster(t)
   const nodeTtlMs = 2000

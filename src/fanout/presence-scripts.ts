@@ -2,7 +2,8 @@
 //   pushwire:presence            hash  userId -> open connections in the cluster
 //   pushwire:topics              hash  topic  -> connections holding it
 //   pushwire:connections         int   open connections in the cluster
-//   pushwire:node-deadlines      zset  nodeId -> when it is reaped unless it beats again (ms, Redis's clock)
+//   pushwire:node-deadlines      zset  <id> -> when it is reaped unless it beats again (ms, Redis's clock)
+// <id> is NODE_ID#<random>, one per process (see RedisFanout's #ledger).
 //   pushwire:node:<id>:users     hash  that node's share of pushwire:presence (its ledger)
 //   pushwire:node:<id>:topics    hash  that node's share of pushwire:topics
 // A node that stops beating is reaped by the others: its ledger is subtracted and deleted. Each node sets its own

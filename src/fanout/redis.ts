@@ -1,6 +1,7 @@
 // Cluster mode: every message goes through Redis pub/sub, on a channel per user, per topic and one for
 // broadcast. A node subscribes to a channel while at least one of its connections needs it, so the count
 // PUBLISH returns (nodes that took it) tells sent from offline with no extra round trip.
+import { randomBytes } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ConnectionManager } from '../connection-manager.js'
@@ -51,6 +52,11 @@ export class RedisFanout implements Fanout {
   readonly #subscriptions = new Map<string, Subscription>()
   readonly #options: RedisFanoutOptions
   readonly #log: FastifyBaseLogger
+  /**
+   * This process's share of presence in Redis: NODE_ID plus a suffix of its own ('#' never appears in a NODE_ID).
+   * Replicas given one NODE_ID would otherwise each rewrite the same ledger and wipe each other's users.
+   */
+  readonly #ledger: string
   #heartbeat: NodeJS.Timeout | undefined
   /** Set when a presence write failed: the next heartbeat rewrites this node's whole share. */
   #dirty = false
@@ -65,6 +71,7 @@ export class RedisFanout implements Fanout {
   constructor (private readonly connections: ConnectionManager, options: RedisFanoutOptions) {
     this.#options = options
     this.#log = options.log
+    this.#ledger = `${options.nodeId}#${randomBytes(4).toString('hex')}`
     const common: RedisOptions = {
       // Fail fast instead of queueing while Redis is away; ioredis keeps reconnecting on its own.
       enableOfflineQueue: false,
@@ -165,7 +172,7 @@ export class RedisFanout implements Fanout {
     try {
       await this.#command(() => Promise.all([
         ...channels.map(channel => (this.#subscriptions.get(channel) as Subscription).live),
-        this.#pub.pwConnection(this.#options.nodeId, 1, userId, ...topics)
+        this.#pub.pwConnection(this.#ledger, 1, userId, ...topics)
       ]), 'read')
     } catch (err) {
       released = true
@@ -180,7 +187,7 @@ export class RedisFanout implements Fanout {
     this.#closing = true
     clearInterval(this.#heartbeat)
     // Leave at once rather than wait to be reaped, so presence drops as soon as this node is gone.
-    await this.#pub.pwLeave(this.#options.nodeId).catch(() => {})
+    await this.#pub.pwLeave(this.#ledger).catch(() => {})
     this.#pub.disconnect()
     this.#sub.disconnect()
   }
@@ -236,7 +243,7 @@ export class RedisFanout implements Fanout {
   }
 
   #countConnection (delta: 1 | -1, userId: string, topics: readonly string[]): void {
-    this.#pub.pwConnection(this.#options.nodeId, delta, userId, ...topics).catch(() => { this.#dirty = true })
+    this.#pub.pwConnection(this.#ledger, delta, userId, ...topics).catch(() => { this.#dirty = true })
   }
 
   #deliver (channel: string, payload: Buffer): void {
@@ -261,8 +268,7 @@ export class RedisFanout implements Fanout {
 
   #beat (): void {
     if (this.#closing || this.#pub.status !== 'ready') return
-    const { nodeId } = this.#options
-    this.#pub.pwHeartbeat(nodeId, this.#silentMs).then(([wasMissing, reaped]) => {
+    this.#pub.pwHeartbeat(this.#ledger, this.#silentMs).then(([wasMissing, reaped]) => {
       if (this.#stalled) {
         this.#stalled = false
         this.#log.info('redis answering again')
@@ -281,7 +287,7 @@ export class RedisFanout implements Fanout {
       if (channel.startsWith(USER)) users.push(channel.slice(USER.length), holders)
       else if (channel.startsWith(TOPIC)) topics.push(channel.slice(TOPIC.length), holders)
     }
-    this.#pub.pwSync(this.#options.nodeId, this.#silentMs, users.length / 2, ...users, ...topics)
+    this.#pub.pwSync(this.#ledger, this.#silentMs, users.length / 2, ...users, ...topics)
       .then(total => this.#log.info({ connections: total }, 'presence synced to redis'), () => { this.#dirty = true })
   }
 
