@@ -130,6 +130,12 @@ export class ConfigError extends Error {
 interface AjvIssue { instancePath: string, message?: string, params: Record<string, unknown> }
 
 /** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
+/** The database of a Redis URL, in its path (/2) or its db parameter, is absent or a non-negative integer. */
+function hasNumericDatabase (url: URL): boolean {
+  const db = url.searchParams.get('db')
+  return /^\/?(\d+)?$/.test(url.pathname) && (db === null || /^\d+$/.test(db))
+}
+
 export function loadConfig (env: NodeJS.ProcessEnv): Config {
   // Only our own variables are validated; blank ones count as unset, as shells often export them empty.
   // Secrets are read apart, so that no error message can ever echo one.
@@ -156,6 +162,10 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
   }
   // The prefix alone let "redis://:pw@host:abc" through to ioredis, whose stack trace then printed the password.
   if (parsed.REDIS_URL !== undefined && !URL.canParse(parsed.REDIS_URL)) throw new ConfigError('REDIS_URL', PATTERN_HINTS.REDIS_URL as string)
+  // ioredis would send SELECT NaN, and its uncaught reply error took the process down with a stack trace.
+  if (parsed.REDIS_URL !== undefined && !hasNumericDatabase(new URL(parsed.REDIS_URL))) {
+    throw new ConfigError('REDIS_URL', 'must name its database as a number (redis://host:6379/0)')
+  }
   const production = parsed.NODE_ENV === 'production'
   // A misspelt production (prod, Production) would otherwise start open: no keys, no limits, any origin.
   if (!production && parsed.NODE_ENV !== undefined && /^pro?d/i.test(parsed.NODE_ENV)) {

@@ -336,6 +336,18 @@ t.test('a wrong Redis password is logged as such, once, and no log line repeats 
   }
 })
 
+t.test('a REDIS_URL naming a database this Redis does not have: not ready, and the log says why', { skip }, async t => {
+  // Regression: ioredis logged the failed SELECT and carried on in database 0, and /ready answered 200.
+  const redis = await RedisServer.start(t)
+  const logs = new LogCapture()
+  const a = await listen(t, { redisUrl: `${redis.url}/99`, nodeId: 'db-99', nodeTtlMs: 2000 }, logs)
+  await until(() => logs.lines.some(line => String(line.msg).startsWith('REDIS_URL names a database this Redis does not have;')), 'the database is refused in the log')
+  t.equal((await fetch(`${a.url}/ready`)).status, 503)
+  const sent = await post(a, '/send-message', { sender: 'x', receiver: 'alice', message: 'm' })
+  t.same([sent.status, sent.body.message], [503, 'Redis is unavailable: nothing was sent; retry shortly'])
+  t.equal((await fetch(`${a.url}/presence/alice`)).status, 503)
+})
+
 t.test('a node of the version before deadlines that died during an upgrade is reaped from presence after a minute', { skip }, async t => {
   // Regression: those nodes kept their last beat under pushwire:nodes, which this version never read, so a share
   // left behind by one killed mid-upgrade would have stayed in presence for good.

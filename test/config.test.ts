@@ -151,6 +151,14 @@ t.test('a REDIS_URL that is not a URL is refused in one line that never echoes i
   t.equal(loadConfig({ REDIS_URL: 'rediss://default:pw@[::1]:6380/2' }).redisUrl, 'rediss://default:pw@[::1]:6380/2')
 })
 
+t.test('a REDIS_URL whose database is not a number is refused in one line, without echoing it', async t => {
+  // Regression: ioredis sent SELECT NaN and its uncaught ReplyError took the process down with a stack trace.
+  for (const url of ['redis://:S3cretPW@127.0.0.1:6379/abc', 'redis://:S3cretPW@127.0.0.1:6379/-1', 'redis://:S3cretPW@127.0.0.1:6379/1.5', 'redis://:S3cretPW@127.0.0.1:6379/0/x', 'redis://:S3cretPW@127.0.0.1:6379?db=two']) {
+    t.throws(() => loadConfig({ REDIS_URL: url }), { variable: 'REDIS_URL', message: 'invalid configuration: REDIS_URL must name its database as a number (redis://host:6379/0)' }, url)
+  }
+  for (const url of ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379/', 'redis://127.0.0.1:6379/15', 'redis://127.0.0.1:6379?db=3']) t.equal(loadConfig({ REDIS_URL: url }).redisUrl, url)
+})
+
 t.test('weak secrets are refused, and never echoed', async t => {
   const shortKey = 'short-key-123'
   const shortSecret = 'tiny-secret'

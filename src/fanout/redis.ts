@@ -67,6 +67,8 @@ export class RedisFanout implements Fanout {
    * written that a resuming Redis would deliver after the sender was told it failed.
    */
   #stalled = false
+  /** Set when Redis refused REDIS_URL's database (SELECT): ioredis would carry on in database 0. Fixed by a restart. */
+  #wrongDatabase = false
 
   constructor (private readonly connections: ConnectionManager, options: RedisFanoutOptions) {
     this.#options = options
@@ -105,7 +107,7 @@ export class RedisFanout implements Fanout {
   get #silentMs (): number { return Math.floor(this.#options.nodeTtlMs / 2) }
 
   get ready (): boolean {
-    return !this.#closing && !this.#stalled && this.#pub.status === 'ready' && this.#sub.status === 'ready'
+    return !this.#closing && !this.#stalled && !this.#wrongDatabase && this.#pub.status === 'ready' && this.#sub.status === 'ready'
   }
 
   /** Resolves once both connections are ready, or after `timeoutMs` (the node then starts not ready). */
@@ -204,7 +206,7 @@ export class RedisFanout implements Fanout {
    * With the connection down nothing was written (no offline queue), but a timed-out command was, and may still run.
    */
   async #command<T> (work: () => Promise<T>, kind: 'send' | 'read'): Promise<T> {
-    if (this.#stalled) throw httpError(503, kind === 'send' ? NOT_SENT : UNAVAILABLE)
+    if (this.#stalled || this.#wrongDatabase) throw httpError(503, kind === 'send' ? NOT_SENT : UNAVAILABLE)
     try {
       return await work()
     } catch (err) {
@@ -267,7 +269,7 @@ export class RedisFanout implements Fanout {
   }
 
   #beat (): void {
-    if (this.#closing || this.#pub.status !== 'ready') return
+    if (this.#closing || this.#wrongDatabase || this.#pub.status !== 'ready') return
     this.#pub.pwHeartbeat(this.#ledger, this.#silentMs).then(([wasMissing, reaped]) => {
       if (this.#stalled) {
         this.#stalled = false
@@ -306,7 +308,11 @@ export class RedisFanout implements Fanout {
     // ioredis reports every failed reconnect as an error. Each reason is logged once until the next connect, so a
     // wrong password (WRONGPASS, NOAUTH) is told apart from a Redis that is down without a line per retry. The
     // messages name the host and port at most, never the URL's password.
-    client.on('error', (err: Error) => {
+    client.on('error', (err: Error & { command?: { name: string } }) => {
+      if (err.command?.name === 'select' && !this.#wrongDatabase) {
+        this.#wrongDatabase = true
+        this.#log.error({ role, err: err.message }, 'REDIS_URL names a database this Redis does not have; /ready answers 503 until it is fixed and the node restarted')
+      }
       if (err.message === lastError || this.#closing) return
       lastError = err.message
       this.#log.error({ role, err: err.message }, 'redis error')
