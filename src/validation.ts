@@ -4,8 +4,10 @@ import type { FastifySchemaValidationError } from 'fastify/types/schema.js'
 import { PATTERN_HINTS } from './schemas/common.js'
 
 export function formatValidationError (errors: FastifySchemaValidationError[], dataVar: string): Error {
-  // ajv runs with allErrors, so an unknown field (usually a typo) is reported before the "required" it caused.
-  const error = errors.find(e => e.keyword === 'additionalProperties') ?? errors[0] as FastifySchemaValidationError
+  // ajv runs with allErrors, in document order. An unknown field (usually a typo) is reported before the "required" it
+  // caused, but only one in the first failing place or around it: a batch names its first bad item, not a later one.
+  const first = errors[0] as FastifySchemaValidationError
+  const error = errors.find(e => e.keyword === 'additionalProperties' && (first.instancePath + '/').startsWith(e.instancePath + '/')) ?? first
   const params = error.params as Record<string, unknown>
   const field = dataVar + error.instancePath
   let message: string

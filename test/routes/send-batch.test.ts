@@ -30,6 +30,10 @@ t.test('one invalid item rejects the whole batch with a 400 naming its index; no
     [{ messages: [good, { sender: 's', message: 'x' }] }, 'body/messages/1/receiver is required'],
     [{ messages: [good, good, { ...good, message: ' ' }] }, 'body/messages/2/message must contain at least one non-whitespace character'],
     [{ messages: [{ ...good, reciever: 'a' }] }, 'body/messages/0/reciever is not an allowed field'],
+    // Several bad items: the first is named, even when a later one has an unknown field (named first within an item).
+    [{ messages: [good, { sender: 's', receiver: 'alice' }, { ...good, x: 1 }] }, 'body/messages/1/message is required'],
+    [{ messages: [good, { sender: 's', message: 'x', reciever: 'alice' }, { ...good, x: 1 }] }, 'body/messages/1/reciever is not an allowed field'],
+    [{ messages: [good, { ...good, message: 5, x: 1 }] }, 'body/messages/1/x is not an allowed field'],
     [{ messages: [] }, 'body/messages must not have fewer than 1 items'],
     [{ messages: Array.from({ length: 1001 }, () => good) }, 'body/messages must not have more than 1000 items'],
     [{ messages: good }, 'body/messages must be array'],
