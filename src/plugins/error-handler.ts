@@ -31,7 +31,7 @@ export function frameworkError (err: FastifyError, request: FastifyRequest, repl
   const statusCode = err.statusCode as number
   const message = err.code === 'FST_ERR_BAD_URL'
     ? `'${path}' is not a valid URL: every % must begin a percent-encoded UTF-8 byte, such as %20 or %C3%A9`
-    : err.message
+    : `a path segment is longer than ${request.server.initialConfig.maxParamLength as number} characters (user ids and topics are at most 64)`
   reply.header('x-request-id', request.id).code(statusCode).send(errorBody(statusCode, message))
 }
 
