@@ -3,6 +3,7 @@
 import Fastify, { type FastifyInstance, type onResponseHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
+import { CLOSE_CODES } from '../close-codes.js'
 import { bearerCredential } from '../auth.js'
 import { errorBody, httpError } from './error-handler.js'
 
@@ -143,6 +144,8 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
     }
   })
   const closes = new Counter({ name: 'pushwire_ws_closes_total', help: 'WebSocket closes by close code', labelNames: ['code'], registers: [registry] })
+  // A client chooses its own close code: a label per value would let any client add thousands of series.
+  const closeLabels = new Map([1000, 1005, ...CLOSE_CODES.map(entry => entry.code)].map(code => [code, String(code)]))
   const sendDuration = new FastHistogram('pushwire_send_duration_seconds', 'From a send request\'s arrival to its last frame written (cluster: to Redis confirming the publish)', registry).labelled('', () => ({}))
   const httpDuration = new FastHistogram('pushwire_http_request_duration_seconds', 'HTTP request duration by route', registry)
 
@@ -157,7 +160,7 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
       counts[kind][status]++
       sendDuration.observe(seconds)
     },
-    wsClosed: code => closes.inc({ code: String(code) }),
+    wsClosed: code => closes.inc({ code: closeLabels.get(code) ?? 'other' }),
     heartbeatTerminated: () => { heartbeatTerminations++ },
     slowConsumerClosed: () => { slowConsumerCloses++ },
     redisPublished: seconds => redisPublish?.observe(seconds)

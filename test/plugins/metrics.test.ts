@@ -73,8 +73,9 @@ t.test('counters and gauges match a scripted workload exactly', async t => {
   t.ok(families.some(f => f.name === 'nodejs_eventloop_lag_seconds'), 'default process metrics, event-loop lag included')
   t.notOk(families.some(f => f.name === 'pushwire_redis_up'), 'no Redis metrics on one node')
 
-  // Closes of every kind: normal, 1009, heartbeat termination, slow consumer.
+  // Closes of every kind: normal, 1009, heartbeat termination, slow consumer, and codes a client made up.
   alice2.ws.close(1000)
+  for (const code of [3000, 4321, 4999]) (await connect(t, server, `/ws/made-up-${code}`)).ws.close(code)
   bob.ws.send('x'.repeat(5000))
   const mute = await connect(t, server, '/ws/mute', { autoPong: false })
   const slow = await connect(t, server, '/ws/slow')
@@ -88,6 +89,9 @@ t.test('counters and gauges match a scripted workload exactly', async t => {
   t.equal(value(families, 'pushwire_ws_closes_total', { code: '1000' }), 1)
   t.equal(value(families, 'pushwire_ws_closes_total', { code: '1009' }), 1)
   t.equal(value(families, 'pushwire_ws_closes_total', { code: '1006' }), 1, 'the terminated one')
+  // A label per code a client chooses would let any client add thousands of series.
+  await until(async () => value(await scrape(server.url), 'pushwire_ws_closes_total', { code: 'other' }) === 3, 'the made-up codes are counted')
+  t.notMatch(await (await fetch(`${server.url}/metrics`)).text(), /code="(3000|4321|4999)"/)
   t.equal(value(families, 'pushwire_heartbeat_terminations_total'), 1)
   t.equal(value(families, 'pushwire_slow_consumer_closes_total'), 1)
 })
