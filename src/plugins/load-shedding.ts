@@ -44,6 +44,10 @@ async function loadSheddingPlugin (app: FastifyInstance, opts: { maxEventLoopDel
   const { isUnderPressure, memoryUsage } = sampler as FastifyInstance
   app.decorate('shedding', isUnderPressure)
 
+  // A line per refused request would write thousands a second just when the node has no time: one a second at most,
+  // with the count since the last.
+  let refused = 0
+  let loggedAt = 0
   app.addHook('onRequest', (request, reply, done) => {
     if (request.method !== 'POST' || !isUnderPressure()) return done()
     // The same order of checks as under-pressure's: the event loop first, then the heap. A threshold added to the
@@ -53,7 +57,12 @@ async function loadSheddingPlugin (app: FastifyInstance, opts: { maxEventLoopDel
       ? ['eventLoopDelay', eventLoopDelay]
       : ['heapUsedBytes', heapUsed]
     reply.header('retry-after', RETRY_AFTER_SECONDS)
-    request.log.warn({ type, value }, 'load shed')
+    refused++
+    if (Date.now() - loggedAt >= 1000) {
+      request.log.warn({ type, value, refused }, 'load shed')
+      refused = 0
+      loggedAt = Date.now()
+    }
     done(httpError(503, `overloaded (${type}): nothing was sent; retry in ${RETRY_AFTER_SECONDS} s`))
   })
 }

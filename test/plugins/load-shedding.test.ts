@@ -1,6 +1,6 @@
 import t from 'tap'
 import { sampleIntervalMs } from '../../src/plugins/load-shedding.js'
-import { listen, post, until } from '../helper.js'
+import { listen, LogCapture, post, until } from '../helper.js'
 
 t.test('under pressure, POSTs get 503 with Retry-After and /ready says 503; GETs keep working', async t => {
   // A heap threshold of one byte is always crossed: the node is permanently "under pressure".
@@ -14,6 +14,20 @@ t.test('under pressure, POSTs get 503 with Retry-After and /ready says 503; GETs
   t.same([ready.status, await ready.json()], [503, { statusCode: 503, error: 'Service Unavailable', message: 'not ready: overloaded, shedding load' }])
   t.equal((await fetch(`${server.url}/health`)).status, 200)
   t.equal((await fetch(`${server.url}/stats`)).status, 200)
+})
+
+t.test('shedding logs a line a second at most, with how many requests it refused since the last', async t => {
+  // Regression: a line per refused request, 115,000 lines in 5 s of overload, written just when the node had no time.
+  const logs = new LogCapture()
+  const server = await listen(t, { shedHeapUsedBytes: 1 }, logs)
+  await until(async () => (await fetch(`${server.url}/ready`)).status === 503, 'the node sheds', { intervalMs: 20 })
+  const send = async () => (await post(server, '/send-message', { sender: 'a', receiver: 'b', message: 'x' })).status
+  t.same(await Promise.all(Array.from({ length: 5 }, send)), [503, 503, 503, 503, 503])
+  const shed = () => logs.lines.filter(line => line.msg === 'load shed')
+  t.match(shed(), [{ type: 'heapUsedBytes', refused: 1 }])
+  await new Promise(resolve => setTimeout(resolve, 1100))
+  t.equal(await send(), 503)
+  t.match(shed(), [{ refused: 1 }, { type: 'heapUsedBytes', refused: 5 }])
 })
 
 t.test('a lagging event loop sheds POSTs too, and says so', async t => {
