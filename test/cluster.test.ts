@@ -178,6 +178,7 @@ t.test('Redis that stops answering: a timed-out send says it may still arrive, /
   const started = Date.now()
   const never = await send('never')
   t.same([never.status, never.body.message], [503, 'Redis is unavailable: nothing was sent; retry shortly'])
+  t.same([inDoubt.headers.get('retry-after'), never.headers.get('retry-after')], ['1', '1'], 'both say when to retry, as a shed 503 does')
   t.ok(Date.now() - started < 700, 'answered without waiting for the command timeout')
   const presence = await fetch(`${a.url}/presence/alice`)
   t.same([presence.status, (await presence.json() as { message: string }).message], [503, 'Redis is unavailable; retry shortly'], 'a read says nothing of sending')

@@ -6,7 +6,7 @@ import { Redis, type RedisOptions } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ConnectionManager } from '../connection-manager.js'
 import { OutgoingMessage } from '../message.js'
-import { httpError } from '../plugins/error-handler.js'
+import { unavailable } from '../plugins/error-handler.js'
 import type { Fanout, Lease, Stats } from './fanout.js'
 import { CONNECTION_SCRIPT, HEARTBEAT_SCRIPT, KEYS, LEAVE_SCRIPT, SYNC_SCRIPT } from './presence-scripts.js'
 
@@ -206,7 +206,7 @@ export class RedisFanout implements Fanout {
    * With the connection down nothing was written (no offline queue), but a timed-out command was, and may still run.
    */
   async #command<T> (work: () => Promise<T>, kind: 'send' | 'read'): Promise<T> {
-    if (this.#stalled || this.#wrongDatabase) throw httpError(503, kind === 'send' ? NOT_SENT : UNAVAILABLE)
+    if (this.#stalled || this.#wrongDatabase) throw unavailable(kind === 'send' ? NOT_SENT : UNAVAILABLE)
     try {
       return await work()
     } catch (err) {
@@ -218,8 +218,8 @@ export class RedisFanout implements Fanout {
   #failure (err: unknown, kind: 'send' | 'read'): Error {
     this.#log.warn({ err: (err as Error).message }, 'redis command failed')
     if (isTimeout(err)) this.#stall()
-    if (kind === 'read') return httpError(503, UNAVAILABLE)
-    return httpError(503, isTimeout(err) ? IN_DOUBT : NOT_SENT)
+    if (kind === 'read') return unavailable(UNAVAILABLE)
+    return unavailable(isTimeout(err) ? IN_DOUBT : NOT_SENT)
   }
 
   #stall (): void {

@@ -9,6 +9,11 @@ export function httpError (statusCode: number, message: string): Error & { statu
   return Object.assign(new Error(message), { statusCode, expose: true as const })
 }
 
+/** A 503 for an outage that passes by itself (Redis away), with when to retry. */
+export function unavailable (message: string): Error & { statusCode: number, expose: true, headers: Record<string, string> } {
+  return Object.assign(httpError(503, message), { headers: { 'retry-after': '1' } })
+}
+
 export function errorBody (statusCode: number, message: string) {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message }
 }
@@ -40,14 +45,15 @@ const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
 async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
   app.setErrorHandler((err: FastifyError & { expose?: boolean, headers?: Record<string, string> }, request, reply) => {
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+    // As Fastify's own handler does: an error may carry headers for its answer (a 415's Accept-Encoding, a 503's
+    // Retry-After).
+    if (err.headers !== undefined && (statusCode < 500 || err.expose === true)) reply.headers(err.headers)
     // A 503 raised on purpose (Redis away, shutting down) says why; anything else 5xx says nothing.
     if (statusCode === 503 && err.expose === true) return reply.code(503).send(errorBody(503, err.message))
     if (statusCode >= 500) {
       request.log.error({ err, method: request.method, url: request.routeOptions.url, params: request.params }, 'request failed')
       return reply.code(statusCode).send(errorBody(statusCode, 'Internal Server Error'))
     }
-    // As Fastify's own handler does: a client error may carry headers for its answer (a 415's Accept-Encoding).
-    if (err.headers !== undefined) reply.headers(err.headers)
     return reply.code(statusCode).send(errorBody(statusCode, clientMessage(err, request.headers['content-type'])))
   })
 
