@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import auth from './plugins/auth.js'
 import connections from './plugins/connections.js'
-import errorHandler, { frameworkError } from './plugins/error-handler.js'
+import errorHandler, { frameworkError, httpError } from './plugins/error-handler.js'
 import jsonBody from './plugins/json-body.js'
 import loadShedding from './plugins/load-shedding.js'
 import metrics from './plugins/metrics.js'
@@ -45,6 +45,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     // Behind a load balancer the per-IP limits must count the client it forwards, not the balancer.
     trustProxy: config.trustProxy,
     requestIdHeader: false,
+    // Turned away by the hook below instead, with the request's id and a message that says what to do.
+    return503OnClosing: false,
     genReqId: requestId,
     // Without a logger Fastify hands every request the same silent logger and makes no children at all.
     ...(options.logger === undefined || options.logger === false ? {} : { childLoggerFactory: lazyChildLogger }),
@@ -59,9 +61,13 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   // Every answer names its request, so a client can quote it and an operator can grep for it. Set before any other
   // hook can answer (CORS preflights, load shedding, auth); Fastify keeps it on error answers too.
   // Callback-style hooks on every request: no promise per request on the send path.
+  // From the start of a shutdown every new request is turned away (Fastify adds Connection: close), while open
+  // WebSockets are closed; the listener itself closes after them.
+  let closing = false
+  app.addHook('preClose', (done) => { closing = true; done() })
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
-    done()
+    done(closing ? httpError(503, 'shutting down: this request was not handled; retry on another node') : undefined)
   })
 
   await app.register(connections, {

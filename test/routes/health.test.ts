@@ -21,11 +21,12 @@ t.test('shutdown: /ready answers 503 while sockets drain, then every socket is c
 
   const closing = server.app.close()
   t.same(await polite.closed, { code: 1001, reason: 'server shutting down' })
-  const ready = await fetch(`${server.url}/ready`)
-  t.equal(ready.status, 503)
-  t.same(await ready.json(), { statusCode: 503, error: 'Service Unavailable', message: 'Service Unavailable' })
-  const upgrade = await fetch(`${server.url}/send-message`, { method: 'POST' })
-  t.equal(upgrade.status, 503, 'new requests are turned away too')
+  // Regression: Fastify's own 503 said only "Service Unavailable" and carried no X-Request-Id.
+  const ready = await fetch(`${server.url}/ready`, { headers: { 'x-request-id': 'during-1' } })
+  t.same([ready.status, ready.headers.get('x-request-id'), ready.headers.get('connection')], [503, 'during-1', 'close'])
+  t.same(await ready.json(), { statusCode: 503, error: 'Service Unavailable', message: 'shutting down: this request was not handled; retry on another node' })
+  const send = await fetch(`${server.url}/send-message`, { method: 'POST' })
+  t.same([send.status, typeof send.headers.get('x-request-id')], [503, 'string'], 'new requests are turned away too')
 
   await closing
   t.equal(server.app.connections.connectionCount, 0, 'close finished without the stuck client answering')
