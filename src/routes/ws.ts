@@ -97,6 +97,12 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
   function onPong (this: WebSocket): void {
     Connection.of(this).isAlive = true
   }
+  // ws ends the TCP socket once close frames went both ways, then waits 30 s for the client's FIN; a client that never
+  // sends it kept counting in presence, /stats and the per-user cap all that time. The server closes first (RFC 6455
+  // 7.1.1): once the end is flushed, nothing is left to say.
+  function onTcpFinish (this: Socket): void {
+    this.destroy()
+  }
   const onMessage = guard(log, (connection: Connection) => {
     // Not once the client has left this much unread: one that sends without reading would otherwise have the server
     // queue a reply for every frame, about twelve times what it sent, with no bound.
@@ -184,6 +190,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       socket.on('message', onMessage)
       socket.on('error', onError)
       socket.on('close', onClose)
+      request.raw.socket.on('finish', onTcpFinish)
       // At once, so the client learns the interval now rather than one interval from now.
       if (socket.protocol === HEARTBEAT_SUBPROTOCOL) connections.write(connection, heartbeatFrame)
       if (request.tokenExpiresAt !== null) {

@@ -1,5 +1,6 @@
 // GET /ws/:userId against a real listening server with real ws clients.
 import { once } from 'node:events'
+import { connect as connectTcp } from 'node:net'
 import t from 'tap'
 import WebSocket from 'ws'
 import { guard } from '../../src/routes/ws.js'
@@ -156,6 +157,28 @@ t.test('a slow consumer is closed with 1013 once its buffer passes MAX_BUFFERED_
   // Others are untouched.
   await post(server, '/send-message', { sender: 'bob', receiver: 'fast', message: 'still here' })
   t.equal((await fast.nextJson()).message, 'still here')
+})
+
+t.test('a client that sends its close frame but keeps the TCP connection open is gone at once, and its socket closed', async t => {
+  // Regression: ws waits 30 s for the client's FIN after the close handshake. Meanwhile the connection still counted
+  // in presence, /stats and MAX_CONNECTIONS_PER_USER, while sends to it answered offline. RFC 6455 7.1.1: the server
+  // closes the TCP connection first.
+  const server = await listen(t, { maxConnectionsPerUser: 1 })
+  const { port } = server.app.server.address() as { port: number }
+  const socket = connectTcp({ port, host: '127.0.0.1', allowHalfOpen: true }) // it does not answer the server's FIN
+  t.teardown(() => socket.destroy())
+  let received = Buffer.alloc(0)
+  socket.on('data', (chunk: Buffer) => { received = Buffer.concat([received, chunk]) })
+  const ended = once(socket, 'end')
+  socket.write('GET /ws/zed HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+  await until(() => received.includes('\r\n\r\n'), 'the 101 arrives')
+  t.equal(server.app.connections.connectionsOf('zed'), 1)
+  socket.write(Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8])) // a masked close frame, code 1000; no FIN follows
+  await ended
+  t.ok(received.subarray(received.indexOf('\r\n\r\n') + 4).equals(Buffer.from([0x88, 0x02, 0x03, 0xe8])), 'the close frame was echoed before the server closed')
+  await until(() => server.app.connections.connectionsOf('zed') === 0, 'zed is unregistered', { timeoutMs: 5000 })
+  t.same(await (await fetch(`${server.url}/presence/zed`)).json(), { userId: 'zed', online: false, connections: 0 })
+  await connect(t, server, '/ws/zed') // the cap of 1 is free again
 })
 
 t.test('heartbeat: a connection that does not answer pings is terminated and unregistered', async t => {
