@@ -246,6 +246,11 @@ function parseOrigins (value: string | undefined): AllowedOrigins {
   if (value === undefined || value === '*') return '*'
   const origins = value.split(',').map(o => o.trim()).filter(o => o !== '')
   // The first bad origin is named; a list with none in it (",") is named whole.
+  // A URL parser takes "*" as a host name: a pattern would start, then match only itself.
+  const pattern = origins.find(origin => origin.includes('*'))
+  if (pattern !== undefined) {
+    throw new ConfigError('ALLOWED_ORIGINS', `takes exact origins, not patterns: list each one, such as https://a.example.com,https://b.example.com (got ${JSON.stringify(pattern)})`)
+  }
   const bad = origins.length === 0 ? value : origins.find(origin => !isOrigin(origin))
   if (bad !== undefined) {
     throw new ConfigError('ALLOWED_ORIGINS', `must be * or a comma-separated list of origins like https://app.example.com (got ${JSON.stringify(bad)})`)

@@ -83,6 +83,11 @@ t.test('bad values throw a ConfigError naming the variable', async t => {
     t.throws(() => loadConfig({ PORT: port }), { variable: 'PORT', message: `invalid configuration: PORT must be integer (got ${JSON.stringify(port)})` }, port)
   }
   t.throws(() => loadConfig({ ALLOWED_ORIGINS: ' , ' }), { variable: 'ALLOWED_ORIGINS', message: /list of origins/ }, 'a list with no origin in it')
+  // Regression: a URL parser takes "*" as a host name, so this started and then matched only itself: every browser refused.
+  t.throws(() => loadConfig({ ALLOWED_ORIGINS: 'https://app.example.com,https://*.example.com' }), {
+    variable: 'ALLOWED_ORIGINS',
+    message: 'invalid configuration: ALLOWED_ORIGINS takes exact origins, not patterns: list each one, such as https://a.example.com,https://b.example.com (got "https://*.example.com")'
+  })
   t.throws(() => loadConfig({ PORT: '9100', METRICS_PORT: '9100' }), { variable: 'METRICS_PORT', message: 'invalid configuration: METRICS_PORT must differ from PORT (both 9100)' })
   const err = new ConfigError('X', 'is wrong')
   t.equal(err.message, 'invalid configuration: X is wrong')
