@@ -32,11 +32,12 @@ function clientMessage (err: FastifyError, contentType: string | undefined): str
  */
 export function frameworkError (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const path = request.url.split('?', 1)[0] as string
-  // Every framework error carries its status: 400 for a bad escape, 414 for a segment over maxParamLength.
-  const statusCode = err.statusCode as number
+  // Fastify's status for a segment over maxParamLength is 414, but the only such segments are user ids,
+  // and an invalid one is a 400 (the core contract) like one of 65 to 100 characters. A bad escape is a 400 too.
+  const statusCode = 400
   const message = err.code === 'FST_ERR_BAD_URL'
     ? `'${path}' is not a valid URL: every % must begin a percent-encoded UTF-8 byte, such as %20 or %C3%A9`
-    : `a path segment is longer than ${request.server.initialConfig.maxParamLength as number} characters (user ids and topics are at most 64)`
+    : `a path segment is longer than ${request.server.initialConfig.maxParamLength as number} characters (a user id is at most 64)`
   reply.header('x-request-id', request.id).code(statusCode).send(errorBody(statusCode, message))
 }
 

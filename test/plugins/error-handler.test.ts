@@ -2,7 +2,7 @@ import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { defaultConfig } from '../../src/config.js'
 import { errorBody } from '../../src/plugins/error-handler.js'
-import { listen } from '../helper.js'
+import { listen, refusedUpgrade } from '../helper.js'
 
 t.test('errorBody names the status, with a generic name for unnamed codes', async t => {
   t.same(errorBody(429, 'slow down'), { statusCode: 429, error: 'Too Many Requests', message: 'slow down' })
@@ -29,8 +29,11 @@ t.test('a URL with a broken percent-escape gets the usual JSON error and its req
   t.match(await ws.json(), { statusCode: 400, error: 'Bad Request' })
   // A path segment over Fastify's maxParamLength (100): no user id is that long.
   const long = await fetch(`${server.url}/presence/${'a'.repeat(101)}`)
-  t.equal(long.status, 414)
+  // A 400 like any other invalid user id (the core contract), not a 414 that no document lists.
+  t.equal(long.status, 400)
   t.not(long.headers.get('x-request-id'), null)
   // It names the limit, and does not echo the whole URL back (it was "'/presence/aaa…' is exceeding the max param length").
-  t.same(await long.json(), { statusCode: 414, error: 'URI Too Long', message: 'a path segment is longer than 100 characters (user ids and topics are at most 64)' })
+  t.same(await long.json(), { statusCode: 400, error: 'Bad Request', message: 'a path segment is longer than 100 characters (a user id is at most 64)' })
+  const upgrade = await refusedUpgrade(server, `/ws/${'a'.repeat(101)}`)
+  t.equal(upgrade.status, 400, 'the upgrade too')
 })
