@@ -1,5 +1,6 @@
 // Request ids: an incoming X-Request-Id is honoured when it is sane, otherwise one is made up.
-// Fastify puts the id in every log line of the request (reqId); WebSocket connections use it as their connId.
+// Fastify puts the id in every log line of the request (reqId); WebSocket connections use it as their connId
+// (with a suffix of their own when the client chose it: see connectionId in routes/ws.ts).
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 

@@ -24,18 +24,24 @@ t.test('a sane incoming X-Request-Id is honoured, returned and logged; others ar
   t.equal(errors.headers.get('x-request-id'), 'err-1', 'errors carry it too')
 })
 
-t.test('a WebSocket connection id is its upgrade request id, in every log line about it', async t => {
+t.test('a WebSocket connection id is its upgrade request id, made unique when the client chose it, in every log line about it', async t => {
+  // Regression: a client that sent one X-Request-Id on every upgrade had all its connections logged as one.
   const logs = new LogCapture()
   const server = await listen(t, {}, logs)
-  const client = await connect(t, server, '/ws/alice', { headers: { 'x-request-id': 'conn-7' } })
-  client.ws.close()
-  await client.closed
-  await until(() => logs.find('ws closed') !== undefined, 'the close is logged', { intervalMs: 5 })
-  t.match(logs.find('ws connected'), { connId: 'conn-7', userId: 'alice' })
-  t.match(logs.find('ws closed'), { connId: 'conn-7', userId: 'alice' })
+  const clients = [await connect(t, server, '/ws/alice', { headers: { 'x-request-id': 'conn-7' } }), await connect(t, server, '/ws/bob', { headers: { 'x-request-id': 'conn-7' } })]
+  for (const client of clients) {
+    client.ws.close()
+    await client.closed
+  }
+  await until(() => logs.lines.filter(line => line.msg === 'ws closed').length === 2, 'the closes are logged', { intervalMs: 5 })
+  const ids = (msg: string) => logs.lines.filter(line => line.msg === msg).map(line => `${String(line.userId)} ${String(line.connId)}`).sort()
+  const connected = ids('ws connected')
+  t.match(connected, [/^alice conn-7~[0-9a-f]{8}$/, /^bob conn-7~[0-9a-f]{8}$/])
+  t.not(connected[0]?.split(' ')[1], connected[1]?.split(' ')[1], 'two connections, two ids')
+  t.same(ids('ws closed'), connected)
 })
 
-t.test('the 101 carries X-Request-Id too, so a client can quote the connId its connection is logged under', async t => {
+t.test('the 101 carries X-Request-Id too, so a client can quote the connection it is logged under', async t => {
   const logs = new LogCapture()
   const server = await listen(t, {}, logs)
   const seen: string[] = []
@@ -48,5 +54,6 @@ t.test('the 101 carries X-Request-Id too, so a client can quote the connId its c
   t.equal(seen[0], 'conn-8')
   t.match(seen[1], /^[0-9a-f-]{36}$/)
   await until(() => logs.lines.filter(line => line.msg === 'ws connected').length >= 2, 'both connections are logged', { intervalMs: 5 })
-  t.same(logs.lines.filter(line => line.msg === 'ws connected').map(line => line.connId), seen, 'the same id as in the log')
+  const logged = logs.lines.filter(line => line.msg === 'ws connected').map(line => line.connId)
+  t.match(logged, [/^conn-8~[0-9a-f]{8}$/, seen[1]], 'the id in the log: as sent plus a suffix of its own, or the same when the server made it')
 })

@@ -1,5 +1,6 @@
 // GET /ws/:userId: the receive-only push channel. @fastify/websocket is registered inside this
 // plugin only, so its per-request hooks never run on the send routes.
+import { randomBytes } from 'node:crypto'
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
@@ -81,7 +82,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
   })
 
   // ws writes the 101 itself: this gives it the X-Request-Id every other answer carries, which is the connection's
-  // connId in the logs. The preHandler notes it once the upgrade is going ahead.
+  // connId in the logs (with a suffix when the client chose it, see connectionId). The preHandler notes it once the upgrade is going ahead.
   const upgradeIds = new WeakMap<IncomingMessage, string>()
   app.websocketServer.on('headers', (headers: string[], request: IncomingMessage) => {
     headers.push(`X-Request-Id: ${upgradeIds.get(request) as string}`)
@@ -177,7 +178,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       // (format is always set: ajv fills in the schema default.)
       // Registered before this function returns: the 101 has just been written, and a POST can only
       // arrive after the client has read it, so it always finds this connection.
-      const connection = new Connection(request.id, request.params.userId, request.topics as string[], request.query.format as FrameFormat, socket)
+      const connection = new Connection(connectionId(request.id, request.headers['x-request-id']), request.params.userId, request.topics as string[], request.query.format as FrameFormat, socket)
       connection.release = (request.lease as Lease).release
       connections.add(connection)
       log.info({ connId: connection.id, userId: connection.userId, topics: connection.topics.length }, 'ws connected')
@@ -220,6 +221,14 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
         throw httpError(400, 'Sec-WebSocket-Protocol must be a comma-separated list of distinct tokens (RFC 6455), such as "pushwire, bearer.<token>"')
       }
     }
+  }
+
+  /**
+   * A connection is logged under its upgrade's request id. One the client chose may repeat (one id for every upgrade
+   * of an app), so it gets a suffix of its own; "~" is never part of a client's id.
+   */
+  function connectionId (requestId: string, sent: string | string[] | undefined): string {
+    return sent === requestId ? `${requestId}~${randomBytes(4).toString('hex')}` : requestId
   }
 
   /** The answer to a request that is no WebSocket upgrade: a plain GET, or an Upgrade to something else. */
