@@ -1,5 +1,5 @@
-// Liveness and readiness. While the server shuts down Fastify itself answers 503 to every
-// request, /ready included, so a load balancer stops sending traffic here.
+// Liveness and readiness. While the server shuts down every new request is answered 503 (app.ts), /health and /ready
+// included, so a load balancer stops sending traffic here.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HealthSchema, ReadySchema } from '../schemas/health.js'
 import { ErrorSchema } from '../schemas/common.js'
@@ -8,9 +8,9 @@ import { httpError } from '../plugins/error-handler.js'
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/health', {
     schema: {
-      summary: 'Liveness: the process is up',
+      summary: 'Liveness: the process is up (503 only while it shuts down)',
       tags: ['operations'],
-      response: { 200: HealthSchema }
+      response: { 200: HealthSchema, 503: ErrorSchema }
     }
   }, async () => ({ status: 'ok' as const }))
 
