@@ -37,7 +37,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     // Node checks every 30 s by default, which would let a short timeout run far over, and it swaps the two timeouts
     // when the headers' (60 s) is the longer, so that is capped too.
     requestTimeout: config.requestTimeoutMs,
-    http: { connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs), headersTimeout: Math.min(60_000, config.requestTimeoutMs) },
+    // Node would answer a missing Host with an empty 400; the hook below answers it in JSON.
+    http: { connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs), headersTimeout: Math.min(60_000, config.requestTimeoutMs), requireHostHeader: false },
     frameworkErrors: frameworkError,
     // Request lines would cost every send a log write; connects, closes and offline skips are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
@@ -67,7 +68,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   app.addHook('preClose', (done) => { closing = true; done() })
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
-    done(closing ? httpError(503, 'shutting down: this request was not handled; retry on another node') : undefined)
+    if (closing) return done(httpError(503, 'shutting down: this request was not handled; retry on another node'))
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') return done(httpError(400, 'the Host header is required in HTTP/1.1 (RFC 9112)'))
+    done()
   })
 
   await app.register(connections, {

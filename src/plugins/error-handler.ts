@@ -1,8 +1,10 @@
 // One error handler and one 404 handler: every error is JSON {statusCode, error, message};
 // 4xx messages tell the client what to fix, 5xx are generic and logged in full.
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { requestId } from '../request-id.js'
 
 /** An error that the error handler answers with this status and, for a 4xx, this message. */
 export function httpError (statusCode: number, message: string): Error & { statusCode: number, expose: true } {
@@ -44,6 +46,11 @@ export function frameworkError (err: FastifyError, request: FastifyRequest, repl
 const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
 
 async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
+  // Node drops a CONNECT unanswered when nobody listens for it; this answers it like any other wrong method.
+  app.server.on('connect', (request: IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify(errorBody(405, 'CONNECT is not allowed: this server is no proxy'))
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId(request)}\r\nconnection: close\r\n\r\n${body}`)
+  })
   app.setErrorHandler((err: FastifyError & { expose?: boolean, headers?: Record<string, string> }, request, reply) => {
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     // As Fastify's own handler does: an error may carry headers for its answer (a 415's Accept-Encoding, a 503's

@@ -2,7 +2,7 @@ import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { defaultConfig } from '../../src/config.js'
 import { errorBody } from '../../src/plugins/error-handler.js'
-import { listen, refusedUpgrade } from '../helper.js'
+import { listen, rawExchange, refusedUpgrade } from '../helper.js'
 
 t.test('errorBody names the status, with a generic name for unnamed codes', async t => {
   t.same(errorBody(429, 'slow down'), { statusCode: 429, error: 'Too Many Requests', message: 'slow down' })
@@ -36,4 +36,17 @@ t.test('a URL with a broken percent-escape gets the usual JSON error and its req
   t.same(await long.json(), { statusCode: 400, error: 'Bad Request', message: 'a path segment is longer than 100 characters (a user id is at most 64)' })
   const upgrade = await refusedUpgrade(server, `/ws/${'a'.repeat(101)}`)
   t.equal(upgrade.status, 400, 'the upgrade too')
+})
+
+t.test('requests Node itself would refuse with no body, or drop, are answered in JSON: no Host, CONNECT', async t => {
+  // Regression: HTTP/1.1 without Host got Node's 400 with an empty body; CONNECT had its connection dropped unanswered.
+  const server = await listen(t)
+  const json = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as unknown
+  const noHost = await rawExchange(t, server, 'GET /health HTTP/1.1\r\nX-Request-Id: no-host-1\r\nConnection: close\r\n\r\n')
+  t.match(noHost, /^HTTP\/1\.1 400 .*\r\nx-request-id: no-host-1\r\n/s)
+  t.same(json(noHost), { statusCode: 400, error: 'Bad Request', message: 'the Host header is required in HTTP/1.1 (RFC 9112)' })
+  t.match(await rawExchange(t, server, 'GET /health HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 /, 'HTTP/1.0 has no Host to require')
+  const tunnel = await rawExchange(t, server, 'CONNECT localhost:80 HTTP/1.1\r\nHost: localhost:80\r\n\r\n')
+  t.match(tunnel, /^HTTP\/1\.1 405 Method Not Allowed\r\n.*x-request-id: [0-9a-f-]{36}\r\n/s)
+  t.same(json(tunnel), { statusCode: 405, error: 'Method Not Allowed', message: 'CONNECT is not allowed: this server is no proxy' })
 })
