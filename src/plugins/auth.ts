@@ -35,7 +35,7 @@ async function authPlugin (app: FastifyInstance, config: Pick<Config, 'apiKeys' 
   app.decorate('receiverTokens', config.jwtSecret === null ? null : new ReceiverTokens(config.jwtSecret))
 
   if (config.apiKeys.length === 0 && config.jwtSecret === null) {
-    app.log.warn('auth is off: anyone can send as anyone and listen as anyone; set API_KEYS and JWT_SECRET (README: Security)')
+    app.log.warn('auth is off: anyone can send as anyone and listen as anyone; to turn it on, set API_KEYS and JWT_SECRET and leave AUTH unset (README: Security)')
   } else if (config.apiKeys.length === 0) {
     app.log.warn('API_KEYS is not set: anyone can publish and mint receiver tokens')
   } else if (config.jwtSecret === null) {

@@ -227,7 +227,7 @@ t.test('auth-mode logs carry no API key, token or message text', async t => {
 
 t.test('start-up says which part of auth is off, once', async t => {
   const cases: Array<[Overrides, string | null]> = [
-    [{}, 'auth is off: anyone can send as anyone and listen as anyone; set API_KEYS and JWT_SECRET (README: Security)'],
+    [{}, 'auth is off: anyone can send as anyone and listen as anyone; to turn it on, set API_KEYS and JWT_SECRET and leave AUTH unset (README: Security)'],
     [{ jwtSecret: SECRET }, 'API_KEYS is not set: anyone can publish and mint receiver tokens'],
     [{ apiKeys: [KEY] }, 'JWT_SECRET is not set: anyone can listen as any user'],
     [{ apiKeys: [KEY], jwtSecret: SECRET }, null]
