@@ -33,23 +33,32 @@ function clientMessage (err: FastifyError, contentType: string | undefined): str
  * id. This gives it both.
  */
 export function frameworkError (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const path = request.url.split('?', 1)[0] as string
-  // Fastify's status for a segment over maxParamLength is 414, but the only such segments are user ids,
-  // and an invalid one is a 400 (the core contract) like one of 65 to 100 characters. A bad escape is a 400 too.
-  const statusCode = 400
-  const message = err.code === 'FST_ERR_BAD_URL'
-    ? `'${path}' is not a valid URL: every % must begin a percent-encoded UTF-8 byte, such as %20 or %C3%A9`
-    : `a path segment is longer than ${request.server.initialConfig.maxParamLength as number} characters (a user id is at most 64)`
-  reply.header('x-request-id', request.id).code(statusCode).send(errorBody(statusCode, message))
+  reply.header('x-request-id', request.id)
+  const message = FRAMEWORK_MESSAGES[String(err.code)]
+  // The only other one is a failed async route constraint: the server's fault, said as the error handler says it.
+  if (message === undefined) {
+    request.log.error({ err }, 'request failed')
+    reply.code(500).send(errorBody(500, 'Internal Server Error'))
+    return
+  }
+  reply.code(400).send(errorBody(400, message(request)))
+}
+
+const FRAMEWORK_MESSAGES: Record<string, (request: FastifyRequest) => string> = {
+  FST_ERR_BAD_URL: request => `'${request.url.split('?', 1)[0] as string}' is not a valid URL: every % must begin a percent-encoded UTF-8 byte, such as %20 or %C3%A9`,
+  // Fastify's status for it is 414, but the only such segments are user ids, and an invalid one is a 400 (the core
+  // contract) like one of 65 to 100 characters.
+  FST_ERR_MAX_PARAM_LENGTH: request => `a path segment is longer than ${request.server.initialConfig.maxParamLength as number} characters (a user id is at most 64)`
 }
 
 const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
 
 async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
-  // Node drops a CONNECT unanswered when nobody listens for it; this answers it like any other wrong method.
+  // Node drops a CONNECT unanswered when nobody listens for it; this answers it like any other wrong method. The
+  // socket is outside every HTTP timeout, so it is destroyed once the answer is out rather than left to the client.
   app.server.on('connect', (request: IncomingMessage, socket: Duplex) => {
     const body = JSON.stringify(errorBody(405, 'CONNECT is not allowed: this server is no proxy'))
-    socket.end(`HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId(request)}\r\nconnection: close\r\n\r\n${body}`)
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId(request)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy())
   })
   app.setErrorHandler((err: FastifyError & { expose?: boolean, headers?: Record<string, string> }, request, reply) => {
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500

@@ -1,8 +1,11 @@
+import { once } from 'node:events'
+import { connect as tcpConnect } from 'node:net'
+import Fastify, { type FastifyServerOptions } from 'fastify'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { defaultConfig } from '../../src/config.js'
-import { errorBody } from '../../src/plugins/error-handler.js'
-import { listen, rawExchange, refusedUpgrade } from '../helper.js'
+import errorHandler, { errorBody, frameworkError } from '../../src/plugins/error-handler.js'
+import { listen, LogCapture, rawExchange, refusedUpgrade, until } from '../helper.js'
 
 t.test('errorBody names the status, with a generic name for unnamed codes', async t => {
   t.same(errorBody(429, 'slow down'), { statusCode: 429, error: 'Too Many Requests', message: 'slow down' })
@@ -49,4 +52,40 @@ t.test('requests Node itself would refuse with no body, or drop, are answered in
   const tunnel = await rawExchange(t, server, 'CONNECT localhost:80 HTTP/1.1\r\nHost: localhost:80\r\n\r\n')
   t.match(tunnel, /^HTTP\/1\.1 405 Method Not Allowed\r\n.*x-request-id: [0-9a-f-]{36}\r\n/s)
   t.same(json(tunnel), { statusCode: 405, error: 'Method Not Allowed', message: 'CONNECT is not allowed: this server is no proxy' })
+
+  // A client that never ends its side must not keep the socket, outside every timeout, and hold up the shutdown.
+  const { port } = new URL(server.url)
+  const halfOpen = tcpConnect({ port: Number(port), host: '127.0.0.1', allowHalfOpen: true })
+  t.teardown(() => halfOpen.destroy())
+  halfOpen.write('CONNECT localhost:80 HTTP/1.1\r\nHost: localhost:80\r\n\r\n')
+  halfOpen.resume()
+  await once(halfOpen, 'end')
+  const open = async () => await new Promise<number>((resolve, reject) => server.app.server.getConnections((err, n) => { if (err === null) resolve(n); else reject(err) }))
+  await until(async () => await open() === 0, 'the server closed its side of the half-open socket', { timeoutMs: 2000 })
 })
+
+t.test('a framework error without a message of its own goes to the error handler: a failed async route constraint is a plain 500', async t => {
+  const logs = new LogCapture()
+  const app = Fastify({ frameworkErrors: frameworkError, logger: { stream: logs }, constraints: { tenant: failingConstraint() } })
+  await app.register(errorHandler)
+  app.get('/tenant', { constraints: { tenant: 'a' } }, async () => 'never')
+  t.teardown(() => app.close())
+  const res = await app.inject('/tenant')
+  t.same([res.statusCode, res.json()], [500, { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' }])
+  t.ok(logs.find('request failed'), 'and it is logged')
+})
+
+/**
+ * A route constraint whose asynchronous lookup fails, which Fastify reports as FST_ERR_ASYNC_CONSTRAINT. (find-my-way's
+ * types know only the synchronous form, hence the cast.)
+ */
+function failingConstraint (): NonNullable<FastifyServerOptions['constraints']>[string] {
+  const routes = new Map<unknown, unknown>()
+  return {
+    name: 'tenant',
+    storage: () => ({ get: (key: unknown) => routes.get(key) ?? null, set: (key: unknown, handler: unknown) => { routes.set(key, handler) } }),
+    validate: () => {},
+    deriveConstraint: (_request: unknown, _context: unknown, done: (err: Error) => void) => { done(new Error('tenant lookup failed')) },
+    mustMatchWhenDerived: true
+  } as unknown as NonNullable<FastifyServerOptions['constraints']>[string]
+}
