@@ -81,8 +81,8 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
     ;(socket as Socket & { _httpMessage: ServerResponse })._httpMessage.once('finish', () => socket.destroy())
   })
 
-  // ws writes the 101 itself: this gives it the X-Request-Id every other answer carries, which is the connection's
-  // connId in the logs (with a suffix when the client chose it, see connectionId). The preHandler notes it once the upgrade is going ahead.
+  // ws writes the 101 itself: this gives it the X-Request-Id every other answer carries. It is the connection's connId
+  // in the logs: the request id, with a suffix when the client chose it (see connectionId). The preHandler notes it once the upgrade is going ahead.
   const upgradeIds = new WeakMap<IncomingMessage, string>()
   app.websocketServer.on('headers', (headers: string[], request: IncomingMessage) => {
     headers.push(`X-Request-Id: ${upgradeIds.get(request) as string}`)
@@ -169,7 +169,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       }
       request.lease = lease
       request.upgradeReply = reply
-      upgradeIds.set(request.raw, request.id)
+      upgradeIds.set(request.raw, connectionId(request.id, request.headers['x-request-id']))
       // If the client vanishes before the upgrade completes, or whenever the socket finally closes.
       if (lease !== NO_LEASE) request.raw.socket.once('close', lease.release)
     },
@@ -178,7 +178,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       // (format is always set: ajv fills in the schema default.)
       // Registered before this function returns: the 101 has just been written, and a POST can only
       // arrive after the client has read it, so it always finds this connection.
-      const connection = new Connection(connectionId(request.id, request.headers['x-request-id']), request.params.userId, request.topics as string[], request.query.format as FrameFormat, socket)
+      const connection = new Connection(upgradeIds.get(request.raw) as string, request.params.userId, request.topics as string[], request.query.format as FrameFormat, socket)
       connection.release = (request.lease as Lease).release
       connections.add(connection)
       log.info({ connId: connection.id, userId: connection.userId, topics: connection.topics.length }, 'ws connected')
