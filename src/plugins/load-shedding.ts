@@ -44,27 +44,41 @@ async function loadSheddingPlugin (app: FastifyInstance, opts: { maxEventLoopDel
   const { isUnderPressure, memoryUsage } = sampler as FastifyInstance
   app.decorate('shedding', isUnderPressure)
 
-  // A line per refused request would write thousands a second just when the node has no time: one a second at most,
-  // with the count since the last.
-  let refused = 0
-  let loggedAt = 0
+  const report = shedReport(app)
   app.addHook('onRequest', (request, reply, done) => {
     if (request.method !== 'POST' || !isUnderPressure()) return done()
     // The same order of checks as under-pressure's: the event loop first, then the heap. A threshold added to the
     // options above (RSS, event-loop utilization) must be added here too, or it is reported as the heap.
     const { eventLoopDelay, heapUsed } = memoryUsage()
     const [type, value] = opts.maxEventLoopDelayMs > 0 && eventLoopDelay > opts.maxEventLoopDelayMs
-      ? ['eventLoopDelay', eventLoopDelay]
-      : ['heapUsedBytes', heapUsed]
+      ? ['eventLoopDelay', eventLoopDelay] as const
+      : ['heapUsedBytes', heapUsed] as const
     reply.header('retry-after', RETRY_AFTER_SECONDS)
-    refused++
-    if (Date.now() - loggedAt >= 1000) {
-      request.log.warn({ type, value, refused }, 'load shed')
-      refused = 0
-      loggedAt = Date.now()
-    }
+    report(type, value)
     done(httpError(503, `overloaded (${type}): nothing was sent; retry in ${RETRY_AFTER_SECONDS} s`))
   })
+}
+
+/**
+ * A line per refused request would write thousands a second just when the node has no time. The first refusal is
+ * logged at once; later ones are counted and logged once a second, each line with the count since the last, until
+ * a second passes with none.
+ */
+function shedReport (app: FastifyInstance): (type: string, value: number) => void {
+  let pending: { type: string, value: number, refused: number } | null = null
+  let timer: NodeJS.Timeout | undefined
+  const flush = (): void => {
+    timer = undefined
+    if (pending === null) return
+    app.log.warn(pending, 'load shed')
+    pending = null
+    timer = setTimeout(flush, 1000).unref()
+  }
+  app.addHook('onClose', async () => { clearTimeout(timer) })
+  return (type, value) => {
+    pending = { type, value, refused: (pending?.refused ?? 0) + 1 }
+    if (timer === undefined) flush()
+  }
 }
 
 export default fp(loadSheddingPlugin, { name: 'load-shedding', fastify: '5.x' })
