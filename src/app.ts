@@ -37,8 +37,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     // Node checks every 30 s by default, which would let a short timeout run far over, and it swaps the two timeouts
     // when the headers' (60 s) is the longer, so that is capped too.
     requestTimeout: config.requestTimeoutMs,
-    // Node would answer a missing Host with an empty 400; the hook below answers it in JSON.
-    http: { connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs), headersTimeout: Math.min(60_000, config.requestTimeoutMs), requireHostHeader: false },
+    http: {
+      connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs),
+      headersTimeout: Math.min(60_000, config.requestTimeoutMs),
+      // Node would answer a missing Host with an empty 400; the onRequest hook below answers it in JSON.
+      requireHostHeader: false
+    },
     frameworkErrors: frameworkError,
     // Request lines would cost every send a log write; connects, closes and offline skips are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
@@ -59,17 +63,20 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   // JSON only: Fastify's built-in text/plain parser would turn a plain-text body into a confusing 400 instead of a 415.
   app.removeContentTypeParser('text/plain')
   await app.register(jsonBody)
-  // Every answer names its request, so a client can quote it and an operator can grep for it. Set before any other
-  // hook can answer (CORS preflights, load shedding, auth); Fastify keeps it on error answers too.
-  // Callback-style hooks on every request: no promise per request on the send path.
   // From the start of a shutdown every new request is turned away (Fastify adds Connection: close), while open
   // WebSockets are closed; the listener itself closes after them.
   let closing = false
   app.addHook('preClose', (done) => { closing = true; done() })
+  // Every answer names its request, so a client can quote it and an operator can grep for it. Set before any other
+  // hook can answer (CORS preflights, load shedding, auth); Fastify keeps it on error answers too.
+  // Callback-style hooks on every request: no promise per request on the send path.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
     if (closing) return done(httpError(503, 'shutting down: this request was not handled; retry on another node'))
-    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') return done(httpError(400, 'the Host header is required in HTTP/1.1 (RFC 9112)'))
+    // Node would answer this with an empty 400 (requireHostHeader is off above).
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      return done(httpError(400, 'the Host header is required in HTTP/1.1 (RFC 9112)'))
+    }
     done()
   })
 

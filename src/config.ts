@@ -129,13 +129,13 @@ export class ConfigError extends Error {
 
 interface AjvIssue { instancePath: string, message?: string, params: Record<string, unknown> }
 
-/** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
 /** The database of a Redis URL, in its path (/2) or its db parameter, is absent or a non-negative integer. */
 function hasNumericDatabase (url: URL): boolean {
   const db = url.searchParams.get('db')
   return /^\/?(\d+)?$/.test(url.pathname) && (db === null || /^\d+$/.test(db))
 }
 
+/** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
 export function loadConfig (env: NodeJS.ProcessEnv): Config {
   // Only our own variables are validated; blank ones count as unset, as shells often export them empty.
   // Secrets are read apart, so that no error message can ever echo one.

@@ -3,9 +3,9 @@
 //   pushwire:topics              hash  topic  -> connections holding it
 //   pushwire:connections         int   open connections in the cluster
 //   pushwire:node-deadlines      zset  <id> -> when it is reaped unless it beats again (ms, Redis's clock)
-// <id> is NODE_ID#<random>, one per process (see RedisFanout's #ledger).
 //   pushwire:node:<id>:users     hash  that node's share of pushwire:presence (its ledger)
 //   pushwire:node:<id>:topics    hash  that node's share of pushwire:topics
+// <id> is NODE_ID#<random>, one per process (see RedisFanout's #ledger).
 // A node that stops beating is reaped by the others: its ledger is subtracted and deleted. Each node sets its own
 // deadline by its own NODE_TTL_MS, on Redis's clock, so nodes with other TTLs or clocks that disagree never reap a
 // live one. (The key was pushwire:nodes, holding each node's last beat by its own clock; it was renamed so a node of
