@@ -82,9 +82,11 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
     // found nothing (a static file that is not there) is a 404.
     const allowed = ROUTED_METHODS.filter(method => app.findRoute({ method, url: path }) !== null)
     if (allowed.length > 0 && !allowed.includes(request.method)) {
+      app.metrics.unmatched(request.method, 405, reply.elapsedTime / 1000)
       return reply.code(405).header('allow', [...allowed, 'OPTIONS'].join(', '))
         .send(errorBody(405, `${request.method} is not allowed on ${path}: it takes ${allowed.join(' or ')}`))
     }
+    app.metrics.unmatched(request.method, 404, reply.elapsedTime / 1000)
     return reply.code(404).send(errorBody(404, `Route ${request.method} ${path} not found`))
   })
 }

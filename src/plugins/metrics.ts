@@ -16,6 +16,8 @@ export interface Metrics {
   heartbeatTerminated: () => void
   slowConsumerClosed: () => void
   redisPublished: (seconds: number) => void
+  /** A request no route took (404, or 405 for a known path), by method and status: never by path. */
+  unmatched: (method: string, status: number, seconds: number) => void
 }
 
 declare module 'fastify' {
@@ -25,7 +27,7 @@ declare module 'fastify' {
 }
 
 const noop = (): void => {}
-export const NO_METRICS: Metrics = { message: noop, wsClosed: noop, heartbeatTerminated: noop, slowConsumerClosed: noop, redisPublished: noop }
+export const NO_METRICS: Metrics = { message: noop, wsClosed: noop, heartbeatTerminated: noop, slowConsumerClosed: noop, redisPublished: noop, unmatched: noop }
 
 export interface MetricsOptions {
   enabled: boolean
@@ -163,7 +165,11 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
     wsClosed: code => closes.inc({ code: closeLabels.get(code) ?? 'other' }),
     heartbeatTerminated: () => { heartbeatTerminations++ },
     slowConsumerClosed: () => { slowConsumerCloses++ },
-    redisPublished: seconds => redisPublish?.observe(seconds)
+    redisPublished: seconds => redisPublish?.observe(seconds),
+    // One label set per method (Node's parser knows a fixed list) and status: a scan of random paths adds none.
+    unmatched: (method, status, seconds) => {
+      httpDuration.labelled(`${method} unmatched ${status}`, () => ({ method, route: 'unmatched', status_code: String(status) })).observe(seconds)
+    }
   })
 
   // Each route gets its own onResponse hook that knows its url, so no request reads request.routeOptions (a fresh

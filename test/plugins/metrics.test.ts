@@ -150,3 +150,15 @@ t.test('FastHistogram: prom-client exposition of cumulative buckets, sum and cou
   t.match(after, /^h_seconds_bucket\{route="\/a",le="0.0025"\} 1$/m)
   t.match(after, /^h_seconds_count\{route="\/a"\} 1$/m)
 })
+
+t.test('unknown paths and wrong methods are counted under one route label, whatever the path', async t => {
+  // Regression: they were not counted at all, so a scan or a broken client was invisible; a label per path would let
+  // any client add series.
+  const server = await listen(t)
+  for (let i = 0; i < 5; i++) t.equal((await fetch(`${server.url}/nope-${i}`)).status, 404)
+  t.equal((await fetch(`${server.url}/send-message`)).status, 405)
+  await scrape(server.url)
+  t.equal(histogramCount('pushwire_http_request_duration_seconds', 'method="GET",route="unmatched",status_code="404"'), 5)
+  t.equal(histogramCount('pushwire_http_request_duration_seconds', 'method="GET",route="unmatched",status_code="405"'), 1)
+  t.notMatch(lastText, /nope-/)
+})
