@@ -347,6 +347,8 @@ t.test('a REDIS_URL naming a database this Redis does not have: not ready, and t
   const sent = await post(a, '/send-message', { sender: 'x', receiver: 'alice', message: 'm' })
   t.same([sent.status, sent.body.message], [503, 'Redis is unavailable: nothing was sent; retry shortly'])
   t.equal((await fetch(`${a.url}/presence/alice`)).status, 503)
+  const said = logs.lines.filter(line => /DB index/.test(String(line.err)))
+  t.equal(said.length, 1, 'said once, for both connections, not again as a generic redis error')
 })
 
 t.test('a node of the version before deadlines that died during an upgrade is reaped from presence after a minute', { skip }, async t => {

@@ -309,9 +309,11 @@ export class RedisFanout implements Fanout {
     // wrong password (WRONGPASS, NOAUTH) is told apart from a Redis that is down without a line per retry. The
     // messages name the host and port at most, never the URL's password.
     client.on('error', (err: Error & { command?: { name: string } }) => {
-      if (err.command?.name === 'select' && !this.#wrongDatabase) {
+      // Said once, for both connections, in place of the generic line.
+      if (err.command?.name === 'select') {
+        if (!this.#wrongDatabase) this.#log.error({ role, err: err.message }, 'REDIS_URL names a database this Redis does not have; /ready answers 503 until it is fixed and the node restarted')
         this.#wrongDatabase = true
-        this.#log.error({ role, err: err.message }, 'REDIS_URL names a database this Redis does not have; /ready answers 503 until it is fixed and the node restarted')
+        return
       }
       if (err.message === lastError || this.#closing) return
       lastError = err.message
