@@ -129,10 +129,16 @@ export class ConfigError extends Error {
 
 interface AjvIssue { instancePath: string, message?: string, params: Record<string, unknown> }
 
-/** The database of a Redis URL, in its path (/2) or its db parameter, is absent or a non-negative integer. */
-function hasNumericDatabase (url: URL): boolean {
+/** What ioredis would otherwise fail on with a stack trace, which may print the URL's password. */
+function checkRedisUrl (value: string): void {
+  // The redis:// prefix alone let "redis://:pw@host:abc" through.
+  if (!URL.canParse(value)) throw new ConfigError('REDIS_URL', PATTERN_HINTS.REDIS_URL as string)
+  // The database, in the path (/2) or the db parameter: ioredis would send SELECT NaN and crash.
+  const url = new URL(value)
   const db = url.searchParams.get('db')
-  return /^\/?(\d+)?$/.test(url.pathname) && (db === null || /^\d+$/.test(db))
+  if (!/^\/?(\d+)?$/.test(url.pathname) || (db !== null && !/^\d+$/.test(db))) {
+    throw new ConfigError('REDIS_URL', 'must name its database as a number (redis://host:6379/0)')
+  }
 }
 
 /** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
@@ -160,12 +166,7 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
   if (parsed.METRICS_PORT !== undefined && parsed.METRICS_PORT === (parsed.PORT ?? defaultConfig.port)) {
     throw new ConfigError('METRICS_PORT', `must differ from PORT (both ${parsed.METRICS_PORT})`)
   }
-  // The prefix alone let "redis://:pw@host:abc" through to ioredis, whose stack trace then printed the password.
-  if (parsed.REDIS_URL !== undefined && !URL.canParse(parsed.REDIS_URL)) throw new ConfigError('REDIS_URL', PATTERN_HINTS.REDIS_URL as string)
-  // ioredis would send SELECT NaN, and its uncaught reply error took the process down with a stack trace.
-  if (parsed.REDIS_URL !== undefined && !hasNumericDatabase(new URL(parsed.REDIS_URL))) {
-    throw new ConfigError('REDIS_URL', 'must name its database as a number (redis://host:6379/0)')
-  }
+  if (parsed.REDIS_URL !== undefined) checkRedisUrl(parsed.REDIS_URL)
   const production = parsed.NODE_ENV === 'production'
   // A misspelt production (prod, Production) would otherwise start open: no keys, no limits, any origin.
   if (!production && parsed.NODE_ENV !== undefined && /^pro?d/i.test(parsed.NODE_ENV)) {
@@ -245,12 +246,12 @@ function readSecrets (env: NodeJS.ProcessEnv): Pick<Config, 'apiKeys' | 'jwtSecr
 function parseOrigins (value: string | undefined): AllowedOrigins {
   if (value === undefined || value === '*') return '*'
   const origins = value.split(',').map(o => o.trim()).filter(o => o !== '')
-  // The first bad origin is named; a list with none in it (",") is named whole.
   // A URL parser takes "*" as a host name: a pattern would start, then match only itself.
   const pattern = origins.find(origin => origin.includes('*'))
   if (pattern !== undefined) {
     throw new ConfigError('ALLOWED_ORIGINS', `takes exact origins, not patterns: list each one, such as https://a.example.com,https://b.example.com (got ${JSON.stringify(pattern)})`)
   }
+  // The first bad origin is named; a list with none in it (",") is named whole.
   const bad = origins.length === 0 ? value : origins.find(origin => !isOrigin(origin))
   if (bad !== undefined) {
     throw new ConfigError('ALLOWED_ORIGINS', `must be * or a comma-separated list of origins like https://app.example.com (got ${JSON.stringify(bad)})`)

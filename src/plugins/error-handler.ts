@@ -81,12 +81,12 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
     // OPTIONS is left out of the search: CORS answers it on every path. A route of the request's own method that
     // found nothing (a static file that is not there) is a 404.
     const allowed = ROUTED_METHODS.filter(method => app.findRoute({ method, url: path }) !== null)
-    if (allowed.length > 0 && !allowed.includes(request.method)) {
-      app.metrics.unmatched(request.method, 405, reply.elapsedTime / 1000)
+    const wrongMethod = allowed.length > 0 && !allowed.includes(request.method)
+    app.metrics.unmatched(request.method, wrongMethod ? 405 : 404, reply.elapsedTime / 1000)
+    if (wrongMethod) {
       return reply.code(405).header('allow', [...allowed, 'OPTIONS'].join(', '))
         .send(errorBody(405, `${request.method} is not allowed on ${path}: it takes ${allowed.join(' or ')}`))
     }
-    app.metrics.unmatched(request.method, 404, reply.elapsedTime / 1000)
     return reply.code(404).send(errorBody(404, `Route ${request.method} ${path} not found`))
   })
 }

@@ -82,7 +82,8 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
   })
 
   // ws writes the 101 itself: this gives it the X-Request-Id every other answer carries. It is the connection's connId
-  // in the logs: the request id, with a suffix when the client chose it (see connectionId). The preHandler notes it once the upgrade is going ahead.
+  // in the logs: the request id, with a suffix when the client chose it (see connectionId). The preHandler notes it
+  // once the upgrade is going ahead.
   const upgradeIds = new WeakMap<IncomingMessage, string>()
   app.websocketServer.on('headers', (headers: string[], request: IncomingMessage) => {
     headers.push(`X-Request-Id: ${upgradeIds.get(request) as string}`)
@@ -251,9 +252,8 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
   // The ws README's heartbeat: a socket that did not answer the previous ping is dead. A socket that selected
   // "pushwire.heartbeat" also gets the heartbeat frame, for a client that cannot see pings (browsers); liveness is
   // still the pong's to prove. The sweep goes in slices (see in-slices.ts), so sends keep flowing while 10,000
-  // sockets are pinged. The next sweep is timed from the end
-  // of this one, so two never overlap (a socket pinged twice in a row would be taken for dead); refresh() does
-  // nothing once the timer is cleared at shutdown.
+  // sockets are pinged. The next sweep is timed from the end of this one, so two never overlap (a socket pinged twice
+  // in a row would be taken for dead); refresh() does nothing once the timer is cleared at shutdown.
   const heartbeat: NodeJS.Timeout = setTimeout(function sweep () {
     inSlices(connections.connections(), HEARTBEAT_SLICE, checkAlive).finally(() => heartbeat.refresh())
   }, opts.heartbeatIntervalMs)
