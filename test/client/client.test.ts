@@ -1,25 +1,18 @@
 // The client against a real pushwire server: delivery, restarts, token expiry and refused upgrades.
 import type { Static } from '@sinclair/typebox'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import WebSocket from 'ws'
 import { connect, type ConnectOptions, type MessageFrame, type PushwireClient } from '../../src/client/index.js'
 import { ReceiverTokens } from '../../src/auth.js'
 import { CLOSE } from '../../src/close-codes.js'
 import type { MessageFrameSchema } from '../../src/schemas/ws.js'
-import { build, listen, post, type Overrides, type Server } from '../helper.js'
+import { build, listen, post, type Overrides } from '../helper.js'
 import { freePort } from '../redis-server.js'
-import { record } from './recorder.js'
+import { fast, record, start } from './recorder.js'
 
 const KEY = 'publisher-key-0123456789abcdef'
 const SECRET = 'receiver-token-secret-0123456789abcdef'
 const secure: Overrides = { apiKeys: [KEY], jwtSecret: SECRET }
-const fast = { initialDelayMs: 20, maxDelayMs: 200 }
-
-function start (t: Test, server: Pick<Server, 'url'>, options: Partial<ConnectOptions<'json'>> = {}) {
-  const client = connect({ url: server.url, userId: 'alice', ...fast, ...options })
-  t.teardown(() => client.close())
-  return { client, events: record(client) }
-}
 
 t.test('the frame types match the server schema', async t => {
   type Same<A, B> = [A] extends [B] ? [B] extends [A] ? true : false : false
@@ -41,7 +34,7 @@ t.test('connect() types: text gives strings, json frames, and a format only know
 
 t.test('direct, topic and broadcast messages arrive as frames; text format gives lines', async t => {
   const server = await listen(t)
-  const { client, events } = start(t, server, { topics: ['news'] })
+  const { client, events } = start(t, server.url, { topics: ['news'] })
   const text = connect({ url: server.url, userId: 'bob', format: 'text', ...fast })
   t.teardown(() => text.close())
   const lines = record(text)
@@ -68,7 +61,7 @@ t.test('a server restart mid-stream: the client is back on the first attempt aft
   const url = `http://127.0.0.1:${port}`
   let app = await build(t)
   await app.listen({ port, host: '127.0.0.1' })
-  const { client, events } = start(t, { url })
+  const { client, events } = start(t, url)
   await events.nth('open', 1)
   // A stream of sends, before, during and after the restart.
   let sent = 0
@@ -104,7 +97,7 @@ t.test('token expiry: 4001, getToken, and the stream goes on', async t => {
     issued.push(token)
     return token
   }
-  const { client, events } = start(t, server, { getToken })
+  const { client, events } = start(t, server.url, { getToken })
   await events.nth('open', 1)
   t.same(await events.nth('close', 1), { code: 4001, reason: 'token expired', willReconnect: true })
   await events.nth('open', 2)
@@ -120,7 +113,7 @@ t.test('a 401 at upgrade refreshes the token through getToken', async t => {
   const tokens = new ReceiverTokens(SECRET)
   const stale = (await tokens.mint('mallory', undefined, 60)).token // a token of another user: 401
   let calls = 0
-  const { events } = start(t, server, { token: stale, getToken: async () => { calls++; return (await tokens.mint('alice', undefined, 60)).token } })
+  const { events } = start(t, server.url, { token: stale, getToken: async () => { calls++; return (await tokens.mint('alice', undefined, 60)).token } })
   t.same(await events.nth('close', 1), { code: 1006, reason: '', willReconnect: true })
   await events.nth('open', 1)
   t.equal(calls, 1)
@@ -128,14 +121,14 @@ t.test('a 401 at upgrade refreshes the token through getToken', async t => {
 
 t.test('a 401 at upgrade without getToken gives up; a 400 stops for good', async t => {
   const server = await listen(t, secure)
-  const noToken = start(t, server)
+  const noToken = start(t, server.url)
   const error = await noToken.events.nth('error', 1)
   t.same([error.fatal, error.code], [true, 1006])
   t.match(error.message, 'upgrade refused with HTTP 401 (a receiver token is required: send "Authorization: Bearer <token>", or from a browser the subprotocols ["pushwire", "bearer.<token>"]): a fresh token is needed and there is no getToken')
   t.equal(noToken.client.state, 'closed')
 
   const open = await listen(t)
-  const badTopic = start(t, open, { topics: ['no spaces allowed'] })
+  const badTopic = start(t, open.url, { topics: ['no spaces allowed'] })
   t.match((await badTopic.events.nth('error', 1)).message, /^upgrade refused with HTTP 400 \(.*topic.*\): not reconnecting$/)
   t.equal(badTopic.events.count('reconnecting'), 0)
 })
@@ -144,7 +137,7 @@ t.test('a refused upgrade that passes on a plain GET (429: too many connections)
   const server = await listen(t, { maxConnectionsPerUser: 1 })
   const first = new WebSocket(`${server.wsUrl}/ws/alice`)
   await new Promise(resolve => first.once('open', resolve))
-  const { events } = start(t, server)
+  const { events } = start(t, server.url)
   t.equal((await events.nth('reconnecting', 1)).code, 1006)
   first.close()
   await events.nth('open', 1)
@@ -152,7 +145,7 @@ t.test('a refused upgrade that passes on a plain GET (429: too many connections)
 
 t.test('close(): while open, while waiting to reconnect, before the first attempt, and twice', async t => {
   const server = await listen(t)
-  const open = start(t, server)
+  const open = start(t, server.url)
   await open.events.nth('open', 1)
   open.client.close()
   t.same(await open.events.nth('close', 1), { code: 1000, reason: 'client closed', willReconnect: false })
@@ -160,18 +153,18 @@ t.test('close(): while open, while waiting to reconnect, before the first attemp
   open.client.close()
   t.equal(open.events.count('close'), 1, 'a second close() does nothing')
 
-  const waiting = start(t, { url: 'http://127.0.0.1:1' }, { initialDelayMs: 5000, maxDelayMs: 5000 })
+  const waiting = start(t, 'http://127.0.0.1:1', { initialDelayMs: 5000, maxDelayMs: 5000 })
   await waiting.events.nth('reconnecting', 1)
   waiting.client.close()
   t.same(await waiting.events.nth('close', 2), { code: 1000, reason: 'client closed', willReconnect: false })
 
-  const duringGetToken = start(t, server, { getToken: () => { duringGetToken.client.close(); return 'token' } })
+  const duringGetToken = start(t, server.url, { getToken: () => { duringGetToken.client.close(); return 'token' } })
   await duringGetToken.events.nth('close', 1)
   t.equal(duringGetToken.client.state, 'closed', 'no socket is opened once close() was called')
 
   // getToken fails only after close(): the failure must not bring the client back.
   let rejectToken: (err: Error) => void = () => {}
-  const failingAfterClose = start(t, server, { getToken: async () => await new Promise<string>((_resolve, reject) => { rejectToken = reject }) })
+  const failingAfterClose = start(t, server.url, { getToken: async () => await new Promise<string>((_resolve, reject) => { rejectToken = reject }) })
   await new Promise(resolve => setImmediate(resolve))
   failingAfterClose.client.close()
   rejectToken(new Error('token service down'))
@@ -181,13 +174,13 @@ t.test('close(): while open, while waiting to reconnect, before the first attemp
 
   // close() while the socket is still connecting: the documented 1000, not the 1006 of an upgrade cut short.
   // (Given a WebSocket class, the client opens its socket in the microtask after connect().)
-  const connecting = start(t, server, { WebSocket: WebSocket as unknown as ConnectOptions['WebSocket'] })
+  const connecting = start(t, server.url, { WebSocket: WebSocket as unknown as ConnectOptions['WebSocket'] })
   await new Promise(resolve => setImmediate(resolve))
   t.equal(connecting.client.state, 'connecting')
   connecting.client.close()
   t.same(await connecting.events.nth('close', 1), { code: 1000, reason: 'client closed', willReconnect: false })
 
-  const early = start(t, server)
+  const early = start(t, server.url)
   early.client.close()
   t.same(early.events.names(), ['close'])
   t.equal((await post(server, '/send-message', { sender: 'b', receiver: 'alice', message: 'x' })).body.status, 'offline', 'never connected')
@@ -195,7 +188,7 @@ t.test('close(): while open, while waiting to reconnect, before the first attemp
 
 t.test('close() while the client is asking the server why an upgrade failed', async t => {
   const server = await listen(t, secure)
-  const { client, events } = start(t, server)
+  const { client, events } = start(t, server.url)
   // The 401's probe is under way once the socket has closed; close() lands before it answers.
   const originalFetch = globalThis.fetch
   t.teardown(() => { globalThis.fetch = originalFetch })
@@ -223,6 +216,9 @@ t.test('urls: http(s) map to ws(s), a path prefix is kept, bad options throw', a
   for (const name of ['connectTimeoutMs', 'heartbeatTimeoutMs', 'probeTimeoutMs'] as const) {
     for (const bad of [0, -1, Infinity, Number.NaN, 2 ** 31, '5000' as never]) {
       t.throws(() => connect({ url: 'http://h', userId: 'u', [name]: bad }), { name: 'TypeError', message: `connect: ${name} must be a number of milliseconds from 1 to 2147483647` }, `${name} ${String(bad)}`)
+    }
+    for (const edge of [1, 2 ** 31 - 1]) {
+      t.doesNotThrow(() => { connect({ url: 'http://127.0.0.1:1', userId: 'u', [name]: edge, initialDelayMs: 60_000 }).close() }, `${name} ${edge}`)
     }
   }
 })

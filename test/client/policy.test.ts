@@ -57,10 +57,12 @@ t.test('recent ids: repeats are refused while remembered, the oldest is forgotte
   t.same(['a', 'a', 'a'].map(id => off.add(id)), [true, true, true])
 })
 
+/** An emitter whose ping events a test fires itself. */
+class Events extends Emitter<{ ping: number }> {
+  fire (n: number): void { this.emit('ping', n) }
+}
+
 t.test('emitter: on returns the remover, off removes, an event nobody listens to is fine', async t => {
-  class Events extends Emitter<{ ping: number, pong: string }> {
-    fire (n: number): void { this.emit('ping', n) }
-  }
   const events = new Events()
   events.fire(0)
   const seen: number[] = []
@@ -77,9 +79,6 @@ t.test('emitter: on returns the remover, off removes, an event nobody listens to
 })
 
 t.test('emitter: a listener that throws does not stop the others, and its error is rethrown where it shows as uncaught', async t => {
-  class Events extends Emitter<{ ping: number }> {
-    fire (n: number): void { this.emit('ping', n) }
-  }
   const errors = uncaught(t)
   const events = new Events()
   const seen: number[] = []
