@@ -144,9 +144,10 @@ t.test('Redis killed and restarted: 503s within 1 s while down, sockets stay ope
   ] as const) {
     // The abort signal fails the test if an answer takes longer than a second.
     const res = await fetch(a.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(1000) })
-    t.same([res.status, await res.json()], [503, { statusCode: 503, error: 'Service Unavailable', message: 'Redis is unavailable: nothing was sent; retry shortly' }], path)
+    t.same([res.status, res.headers.get('retry-after'), await res.json()], [503, '1', { statusCode: 503, error: 'Service Unavailable', message: 'Redis is unavailable: nothing was sent; retry shortly' }], path)
   }
-  t.equal((await fetch(`${a.url}/presence/alice`, { signal: AbortSignal.timeout(1000) })).status, 503)
+  const presence = await fetch(`${a.url}/presence/alice`, { signal: AbortSignal.timeout(1000) })
+  t.same([presence.status, presence.headers.get('retry-after')], [503, '1'])
   const upgrade = new WebSocket(`${a.wsUrl}/ws/carol`)
   upgrade.on('error', () => {})
   const [, refused] = await once(upgrade, 'unexpected-response') as [unknown, { statusCode: number }]

@@ -33,6 +33,9 @@ t.test('shedding logs a line a second at most, with how many requests it refused
   t.same(refusedCounts(), [1, 4], 'nothing more when nothing more was refused')
   t.equal(await send(), 503)
   t.same(refusedCounts(), [1, 4, 1], 'after a quiet second, the next one is logged at once')
+  // Each refusal is counted where every answer is, whatever the log says.
+  const metrics = await (await fetch(`${server.url}/metrics`)).text()
+  t.match(metrics, /^pushwire_http_request_duration_seconds_count\{method="POST",route="\/send-message",status_code="503"\} 6$/m)
 })
 
 t.test('a lagging event loop sheds POSTs too, and says so', async t => {
