@@ -90,7 +90,7 @@ async function startTarget (name, extraEnv = {}) {
   if (name === 'cluster') return await startCluster(name)
   // "pushwire:METRICS=off+LOG_LEVEL=silent" is pushwire with those variables set (targeted runs).
   const [base, vars] = name.split(':')
-  const target = { ...TARGETS[base], env: { ...TARGETS[base].env, ...Object.fromEntries((vars ?? '').split('+').filter(Boolean).map(v => v.split('='))) } }
+  const target = { ...TARGETS[base], env: { ...TARGETS[base].env, ...Object.fromEntries((vars ?? '').split('+').filter(Boolean).map(v => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)])) } }
   const port = await freePort()
   const profiled = profileDir !== undefined && target.cmd === 'node'
   // pushwire shuts down gracefully on SIGTERM by itself; the peers are taught to by a preloaded module.

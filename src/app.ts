@@ -18,6 +18,7 @@ import { presenceRoutes, statsRoutes } from './routes/presence.js'
 import sendRoutes from './routes/send.js'
 import tokenRoutes from './routes/tokens.js'
 import wsRoutes from './routes/ws.js'
+import { corsOptions, corsOutsideRoutes } from './cors.js'
 import { formatValidationError } from './validation.js'
 import { requestId } from './request-id.js'
 import { lazyChildLogger } from './request-logger.js'
@@ -43,7 +44,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
       // Node would answer a missing Host with an empty 400; the onRequest hook below answers it in JSON.
       requireHostHeader: false
     },
-    frameworkErrors: frameworkError,
+    frameworkErrors: (err, request, reply) => {
+      reply.header('x-request-id', request.id)
+      if (!corsOutsideRoutes(config.allowedOrigins, request, reply)) frameworkError(err, request, reply)
+    },
     // Request lines would cost every send a log write; connects, closes and offline skips are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
     schemaErrorFormatter: formatValidationError,
@@ -89,17 +93,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(auth, { apiKeys: config.apiKeys, jwtSecret: config.jwtSecret })
   // Before CORS, whose OPTIONS route it then measures like every other (it instruments routes as they are added).
   await app.register(metrics, { enabled: config.metrics, port: config.metricsPort, host: config.host })
-  await app.register(cors, {
-    origin: config.allowedOrigins,
-    methods: ['GET', 'POST'],
-    allowedHeaders: ['Content-Type', 'Authorization', 'X-Request-Id'],
-    // Without this a page's fetch() could not read the id to quote, when to retry, or its rate-limit budget. One
-    // string: @fastify/cors joins a list again on every request.
-    exposedHeaders: 'X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset',
-    maxAge: 600,
-    // A bare OPTIONS (no preflight headers) would otherwise get a plain-text 400, the one non-JSON error.
-    strictPreflight: false
-  })
+  await app.register(cors, corsOptions(config.allowedOrigins))
   await app.register(loadShedding, { maxEventLoopDelayMs: config.shedEventLoopDelayMs, maxHeapUsedBytes: config.shedHeapUsedBytes })
   await app.register(errorHandler)
   await app.register(openapi)

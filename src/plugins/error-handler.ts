@@ -29,11 +29,10 @@ function clientMessage (err: FastifyError, contentType: string | undefined): str
 
 /**
  * Fastify's `frameworkErrors`: a URL it cannot decode (a broken %-escape, a path segment over its length limit)
- * is answered before any hook or the error handler runs, and Fastify's own answer has another shape and no request
- * id. This gives it both.
+ * is answered before any hook or the error handler runs, and Fastify's own answer has another shape. This gives it
+ * the error handler's (app.ts adds the request id and CORS headers).
  */
 export function frameworkError (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  reply.header('x-request-id', request.id)
   const message = FRAMEWORK_MESSAGES[String(err.code)]
   // The only other one is a failed async route constraint: the server's fault, said as the error handler says it.
   if (message === undefined) {

@@ -44,3 +44,38 @@ t.test('a page on another origin can read the request id, Retry-After and the ra
     if (name !== 'retry-after') t.not(res.headers.get(name), null, `${name} is sent`)
   }
 })
+
+t.test('a URL the router cannot take still answers a page: its preflight passes and its 400 is readable', async t => {
+  // Regression: a broken %-escape or an over-long path segment was answered before the CORS hook ran, so a page saw
+  // a network error instead of the JSON that says what is wrong.
+  const server = await listen(t, { allowedOrigins: ['https://app.example.com'] })
+  for (const path of ['/presence/%ZZ', `/presence/${'a'.repeat(101)}`]) {
+    const pre = await fetch(`${server.url}${path}`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' }
+    })
+    t.equal(pre.status, 204, `${path}: the preflight passes`)
+    t.equal(pre.headers.get('access-control-allow-origin'), 'https://app.example.com')
+    t.equal(pre.headers.get('access-control-allow-methods'), 'GET, POST')
+    t.equal(pre.headers.get('access-control-allow-headers'), 'Content-Type, Authorization, X-Request-Id')
+    t.equal(pre.headers.get('access-control-max-age'), '600')
+    t.match(pre.headers.get('vary'), /origin/i)
+    t.not(pre.headers.get('x-request-id'), null)
+    const res = await fetch(`${server.url}${path}`, { headers: { origin: 'https://app.example.com' } })
+    t.equal(res.status, 400)
+    t.equal(res.headers.get('access-control-allow-origin'), 'https://app.example.com', `${path}: the error is readable`)
+    t.match(res.headers.get('access-control-expose-headers'), /X-Request-Id/)
+    t.match(res.headers.get('vary'), /origin/i)
+    const denied = await fetch(`${server.url}${path}`, { headers: { origin: 'https://evil.example.com' } })
+    t.equal(denied.status, 400)
+    t.equal(denied.headers.get('access-control-allow-origin'), null, `${path}: not for another origin`)
+    const deniedPreflight = await fetch(`${server.url}${path}`, { method: 'OPTIONS', headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'GET' } })
+    t.equal(deniedPreflight.headers.get('access-control-allow-origin'), null)
+  }
+  const open = await listen(t)
+  const any = await fetch(`${open.url}/presence/%ZZ`, { headers: { origin: 'https://page.example.com' } })
+  t.equal(any.headers.get('access-control-allow-origin'), '*', 'open by default, as every other answer')
+  t.equal(any.headers.get('vary'), null)
+  const bare = await fetch(`${open.url}/presence/%ZZ`, { method: 'OPTIONS' })
+  t.equal(bare.status, 400, 'an OPTIONS that is no preflight gets the error itself')
+})

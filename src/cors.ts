@@ -1,0 +1,43 @@
+// Which pages may call the HTTP API (ALLOWED_ORIGINS), said once for @fastify/cors and for the answers given before
+// its hook runs. WebSocket upgrades are checked by upgrade-guard.ts: CORS does not cover them.
+import type { FastifyCorsOptions } from '@fastify/cors'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { AllowedOrigins } from './config.js'
+
+const METHODS = 'GET, POST'
+const ALLOWED_HEADERS = 'Content-Type, Authorization, X-Request-Id'
+// Without these a page's fetch() could not read the id to quote, when to retry, or its rate-limit budget. One
+// string: @fastify/cors joins a list again on every request.
+const EXPOSED_HEADERS = 'X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset'
+const MAX_AGE_SECONDS = 600
+
+export function corsOptions (allowedOrigins: AllowedOrigins): FastifyCorsOptions {
+  return {
+    origin: allowedOrigins,
+    methods: METHODS,
+    allowedHeaders: ALLOWED_HEADERS,
+    exposedHeaders: EXPOSED_HEADERS,
+    maxAge: MAX_AGE_SECONDS,
+    // A bare OPTIONS (no preflight headers) would otherwise get a plain-text 400, the one non-JSON error.
+    strictPreflight: false
+  }
+}
+
+/**
+ * For a URL the router cannot take (a broken %-escape, an over-long segment), answered before any hook runs: the
+ * headers @fastify/cors gives every other answer, so a page can read the error. A preflight for it passes, as on
+ * any other path, and true says it has been answered.
+ */
+export function corsOutsideRoutes (allowedOrigins: AllowedOrigins, request: FastifyRequest, reply: FastifyReply): boolean {
+  const origin = request.headers.origin
+  if (allowedOrigins !== '*') reply.header('vary', 'Origin')
+  if (origin === undefined || (allowedOrigins !== '*' && !allowedOrigins.includes(origin))) return false
+  reply.header('access-control-allow-origin', allowedOrigins === '*' ? '*' : origin)
+  reply.header('access-control-expose-headers', EXPOSED_HEADERS)
+  if (request.method !== 'OPTIONS' || request.headers['access-control-request-method'] === undefined) return false
+  reply.header('access-control-allow-methods', METHODS)
+  reply.header('access-control-allow-headers', ALLOWED_HEADERS)
+  reply.header('access-control-max-age', MAX_AGE_SECONDS)
+  reply.code(204).send()
+  return true
+}
