@@ -4,7 +4,15 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { throttled } from '../log-throttle.js'
 import { requestId } from '../request-id.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Logs a 4xx answer, throttled per status (see log-throttle.ts). `route` is 'unmatched' when no route was found. */
+    logRefusal: (request: FastifyRequest, statusCode: number, route: string) => void
+  }
+}
 
 /** An error that the error handler answers with this status and, for a 4xx, this message. */
 export function httpError (statusCode: number, message: string): Error & { statusCode: number, expose: true } {
@@ -40,6 +48,7 @@ export function frameworkError (err: FastifyError, request: FastifyRequest, repl
     reply.code(500).send(errorBody(500, 'Internal Server Error'))
     return
   }
+  request.server.logRefusal(request, 400, 'unmatched')
   reply.code(400).send(errorBody(400, message(request)))
 }
 
@@ -53,6 +62,15 @@ const FRAMEWORK_MESSAGES: Record<string, (request: FastifyRequest) => string> = 
 const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
 
 async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
+  // Every 4xx, so that the id a client quotes can be found, and a client retrying a bad key in a loop is seen. Ids
+  // and the route only: never the URL's query, headers or body.
+  const report = throttled(app, (fields: { reqId: string, statusCode: number, method: string, route: string, ip: string }) => {
+    app.log.info(fields, 'request refused')
+  })
+  app.decorate('logRefusal', (request: FastifyRequest, statusCode: number, route: string) => {
+    report(statusCode, { reqId: request.id, statusCode, method: request.method, route, ip: request.ip })
+  })
+
   // Node drops a CONNECT unanswered when nobody listens for it; this answers it like any other wrong method. The
   // socket is outside every HTTP timeout, so it is destroyed once the answer is out rather than left to the client.
   app.server.on('connect', (request: IncomingMessage, socket: Duplex) => {
@@ -70,6 +88,7 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
       request.log.error({ err, method: request.method, url: request.routeOptions.url, params: request.params }, 'request failed')
       return reply.code(statusCode).send(errorBody(statusCode, 'Internal Server Error'))
     }
+    app.logRefusal(request, statusCode, request.routeOptions.url ?? 'unmatched')
     return reply.code(statusCode).send(errorBody(statusCode, clientMessage(err, request.headers['content-type'])))
   })
 
@@ -82,6 +101,7 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
     const allowed = ROUTED_METHODS.filter(method => app.findRoute({ method, url: path }) !== null)
     const wrongMethod = allowed.length > 0 && !allowed.includes(request.method)
     app.metrics.unmatched(request.method, wrongMethod ? 405 : 404, reply.elapsedTime / 1000)
+    app.logRefusal(request, wrongMethod ? 405 : 404, 'unmatched')
     if (wrongMethod) {
       return reply.code(405).header('allow', [...allowed, 'OPTIONS'].join(', '))
         .send(errorBody(405, `${request.method} is not allowed on ${path}: it takes ${allowed.join(' or ')}`))

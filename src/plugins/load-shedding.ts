@@ -4,6 +4,7 @@
 import underPressure from '@fastify/under-pressure'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import { throttled } from '../log-throttle.js'
 import { httpError } from './error-handler.js'
 
 export const RETRY_AFTER_SECONDS = 5
@@ -44,7 +45,7 @@ async function loadSheddingPlugin (app: FastifyInstance, opts: { maxEventLoopDel
   const { isUnderPressure, memoryUsage } = sampler as FastifyInstance
   app.decorate('shedding', isUnderPressure)
 
-  const report = shedReport(app)
+  const report = throttled(app, (fields: { type: string, value: number }) => { app.log.warn(fields, 'load shed') })
   app.addHook('onRequest', (request, reply, done) => {
     if (request.method !== 'POST' || !isUnderPressure()) return done()
     // The same order of checks as under-pressure's: the event loop first, then the heap. A threshold added to the
@@ -54,31 +55,9 @@ async function loadSheddingPlugin (app: FastifyInstance, opts: { maxEventLoopDel
       ? ['eventLoopDelay', eventLoopDelay] as const
       : ['heapUsedBytes', heapUsed] as const
     reply.header('retry-after', RETRY_AFTER_SECONDS)
-    report(type, value)
+    report('shed', { type, value })
     done(httpError(503, `overloaded (${type}): nothing was sent; retry in ${RETRY_AFTER_SECONDS} s`))
   })
-}
-
-/**
- * A line per refused request would write thousands a second just when the node has no time. The first refusal is
- * logged at once; later ones are counted and logged once a second, each line with the count since the last, until
- * a second passes with none.
- */
-function shedReport (app: FastifyInstance): (type: string, value: number) => void {
-  let pending: { type: string, value: number, refused: number } | null = null
-  let timer: NodeJS.Timeout | undefined
-  const flush = (): void => {
-    timer = undefined
-    if (pending === null) return
-    app.log.warn(pending, 'load shed')
-    pending = null
-    timer = setTimeout(flush, 1000).unref()
-  }
-  app.addHook('onClose', async () => { clearTimeout(timer) })
-  return (type, value) => {
-    pending = { type, value, refused: (pending?.refused ?? 0) + 1 }
-    if (timer === undefined) flush()
-  }
 }
 
 export default fp(loadSheddingPlugin, { name: 'load-shedding', fastify: '5.x' })

@@ -5,7 +5,7 @@ import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { defaultConfig } from '../../src/config.js'
 import errorHandler, { errorBody, frameworkError } from '../../src/plugins/error-handler.js'
-import { listen, LogCapture, rawExchange, refusedUpgrade, until } from '../helper.js'
+import { listen, LogCapture, post, rawExchange, refusedUpgrade, until } from '../helper.js'
 
 t.test('errorBody names the status, with a generic name for unnamed codes', async t => {
   t.same(errorBody(429, 'slow down'), { statusCode: 429, error: 'Too Many Requests', message: 'slow down' })
@@ -89,3 +89,31 @@ function failingConstraint (): NonNullable<FastifyServerOptions['constraints']>[
     mustMatchWhenDerived: true
   } as unknown as NonNullable<FastifyServerOptions['constraints']>[string]
 }
+
+t.test('refused requests are logged with their ids, a line a second at most per status, and never with a credential', async t => {
+  // Regression: no 4xx was logged at all, so a client quoting the X-Request-Id of its 401 left nothing to grep, and a
+  // client retrying a bad key in a loop went unseen.
+  const logs = new LogCapture()
+  const server = await listen(t, { apiKeys: ['k'.repeat(32)] }, logs)
+  const refusals = () => logs.lines.filter(line => line.msg === 'request refused')
+  const badKey = { authorization: `Bearer ${'x'.repeat(32)}` }
+  const first = await post(server, '/send-message', { sender: 'a', receiver: 'b', message: 'secret text' }, badKey)
+  t.equal(first.status, 401)
+  t.match(refusals(), [{ level: 30, statusCode: 401, method: 'POST', route: '/send-message', ip: '127.0.0.1', reqId: first.headers.get('x-request-id'), refused: 1 }])
+  // A flood of them is counted, not written line by line, and the next line names the last of them.
+  const more = await Promise.all(Array.from({ length: 4 }, async () => await post(server, '/send-message', { sender: 'a', receiver: 'b', message: 'x' }, badKey)))
+  t.equal(refusals().length, 1)
+  await until(() => refusals().length === 2, 'the count is logged when the second is up')
+  t.match(refusals()[1], { statusCode: 401, refused: 4 })
+  t.ok(more.some(res => res.headers.get('x-request-id') === refusals()[1]?.reqId), 'with the id of one of them')
+  // Another status has a count of its own, so a flood of one does not hide the other.
+  const invalid = await post(server, '/send-message', { sender: 'a' }, { authorization: `Bearer ${'k'.repeat(32)}` })
+  t.equal(invalid.status, 400)
+  const missing = await fetch(`${server.url}/no/such/route?token=abc`)
+  t.equal(missing.status, 404)
+  t.match(refusals().slice(2), [
+    { statusCode: 400, route: '/send-message', reqId: invalid.headers.get('x-request-id'), refused: 1 },
+    { statusCode: 404, method: 'GET', route: 'unmatched', refused: 1 }
+  ])
+  t.notOk(logs.raw.some(line => /x{32}|k{32}|secret text|token=abc/.test(line)), 'no key, text or query string in any line')
+})
