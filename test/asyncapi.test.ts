@@ -9,7 +9,7 @@ import { parse } from 'yaml'
 import { renderAsyncApiYaml } from '../scripts/asyncapi-yaml.js'
 import { buildAsyncApi } from '../src/asyncapi.js'
 import { CLOSE_CODES } from '../src/close-codes.js'
-import { USER_ID_PATTERN } from '../src/schemas/common.js'
+import { NO_PATH_STEP_PATTERN, USER_ID_CHARS_PATTERN } from '../src/client/user-id.js'
 import { ErrorFrameSchema, HeartbeatFrameSchema, MessageFrameSchema, TextLineSchema, WsQuerySchema } from '../src/schemas/ws.js'
 import { connect, listen } from './helper.js'
 
@@ -40,7 +40,7 @@ t.test('it describes the channel the server serves', async t => {
   const channel = doc.channels.receiver
   t.equal(channel.address, '/ws/{userId}')
   t.same(Object.keys(channel.parameters), ['userId'])
-  t.match(channel.parameters.userId['x-schema'], { type: 'string', minLength: 1, maxLength: 64, pattern: USER_ID_PATTERN })
+  t.match(channel.parameters.userId['x-schema'], { type: 'string', minLength: 1, maxLength: 64, pattern: USER_ID_CHARS_PATTERN, allOf: [{ pattern: NO_PATH_STEP_PATTERN }] })
   t.same(channel.bindings.ws.query.properties, JSON.parse(JSON.stringify(WsQuerySchema.properties)))
   t.equal(channel.bindings.ws.method, 'GET')
   t.same(Object.keys(channel.bindings.ws.headers.properties), ['Authorization', 'Sec-WebSocket-Protocol', 'Origin'])

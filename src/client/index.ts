@@ -3,6 +3,7 @@
 import { Emitter } from './emitter.js'
 import { afterClose, afterRefusal, backoffDelay, type Action } from './policy.js'
 import { RecentIds } from './recent-ids.js'
+import { isUserId, USER_ID_RULE } from './user-id.js'
 
 export { afterClose, afterRefusal, backoffDelay } from './policy.js'
 
@@ -374,6 +375,9 @@ function checkTimeouts (options: ConnectOptions): void {
 /** ws://host/ws/<user>?topics=…&format=text from the service's base URL. */
 function channelUrl (options: ConnectOptions): string {
   if (typeof options.userId !== 'string' || options.userId === '') throw new TypeError('connect: userId is required')
+  // The server refuses any other id, some of them before a route (and from another origin, unreadably), and the URL
+  // would resolve "." and ".." away: a mistake to say now rather than in an endless reconnect.
+  if (!isUserId(options.userId)) throw new TypeError(`connect: userId must be ${USER_ID_RULE}`)
   const url = new URL(options.url)
   if (url.protocol === 'http:' || url.protocol === 'https:') url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:'
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new TypeError(`connect: url must be http(s) or ws(s), got ${options.url}`)

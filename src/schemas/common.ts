@@ -1,13 +1,9 @@
 // Shapes shared by every route: ids, topic names, message text and the one error body.
 import { Type, type SchemaOptions } from '@sinclair/typebox'
+import { NO_PATH_STEP_PATTERN, USER_ID_CHARS_PATTERN, USER_ID_MAX_LENGTH, USER_ID_RULE } from '../client/user-id.js'
 
-/**
- * One character of a user id, and of a topic name (regex character classes). The dash is escaped: browsers compile
- * the HTML pattern attribute with the v flag, where a bare trailing dash is a syntax error and the check is dropped.
- */
-export const USER_ID_CHAR = '[A-Za-z0-9_.@:\\-]'
+/** One character of a topic name (a regex character class), its dash escaped as USER_ID_CHAR's is. */
 export const TOPIC_CHAR = '[A-Za-z0-9_.:\\-]'
-export const USER_ID_PATTERN = `^${USER_ID_CHAR}+$`
 export const TOPIC_PATTERN = `^${TOPIC_CHAR}+$`
 export const NON_BLANK_PATTERN = '\\S'
 /** No unpaired UTF-16 surrogate (ajv compiles patterns with the u flag, where a proper pair is one code point). */
@@ -15,9 +11,11 @@ export const WELL_FORMED_PATTERN = '^[^\\uD800-\\uDFFF]*$'
 
 export const UserIdSchema = Type.String({
   minLength: 1,
-  maxLength: 64,
-  pattern: USER_ID_PATTERN,
-  description: '1-64 characters from A-Z a-z 0-9 _ - . @ :',
+  maxLength: USER_ID_MAX_LENGTH,
+  pattern: USER_ID_CHARS_PATTERN,
+  // A rule of its own, so that its error says what is wrong with "..".
+  allOf: [{ pattern: NO_PATH_STEP_PATTERN }],
+  description: USER_ID_RULE,
   examples: ['alice']
 })
 
@@ -55,7 +53,8 @@ export const ErrorSchema = Type.Object({
 
 /** Readable hints for our patterns, used by the validation error formatter. */
 export const PATTERN_HINTS: Record<string, string> = {
-  [USER_ID_PATTERN]: 'must contain only A-Z a-z 0-9 _ - . @ :',
+  [USER_ID_CHARS_PATTERN]: 'must contain only A-Z a-z 0-9 _ - . @ :',
+  [NO_PATH_STEP_PATTERN]: 'must not be "." or ".."',
   [TOPIC_PATTERN]: 'must contain only A-Z a-z 0-9 _ - . :',
   [NON_BLANK_PATTERN]: 'must contain at least one non-whitespace character',
   [WELL_FORMED_PATTERN]: 'must be Unicode text: it holds an unpaired surrogate (\\ud800-\\udfff)',

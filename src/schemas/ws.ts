@@ -1,6 +1,7 @@
 // The WebSocket route: its parameters and the frames it pushes.
 import { Type, type Static } from '@sinclair/typebox'
-import { MessageIdSchema, TOPIC_CHAR, TopicSchema, USER_ID_CHAR, UserIdSchema, stringEnum } from './common.js'
+import { USER_ID_CHAR } from '../client/user-id.js'
+import { MessageIdSchema, TOPIC_CHAR, TopicSchema, UserIdSchema, stringEnum } from './common.js'
 
 /** Client frames are never needed (the channel is receive-only): ws closes with 1009 above this size … */
 export const MAX_CLIENT_FRAME_BYTES = 4096

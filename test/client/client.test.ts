@@ -208,10 +208,17 @@ t.test('urls: http(s) map to ws(s), a path prefix is kept, bad options throw', a
     return client.url
   }
   t.equal(url({ url: 'https://push.example.com/base/' }), 'wss://push.example.com/base/ws/u')
-  t.equal(url({ url: 'ws://h:3000?x=1', userId: 'a b', topics: [] }), 'ws://h:3000/ws/a%20b')
+  t.equal(url({ url: 'ws://h:3000?x=1', userId: 'a@b:c', topics: [] }), 'ws://h:3000/ws/a%40b%3Ac')
   t.equal(url({ url: 'wss://h', topics: ['a', 'b'], format: 'text' as never }), 'wss://h/ws/u?topics=a%2Cb&format=text')
   t.throws(() => connect({ url: 'ftp://h', userId: 'u' }), { name: 'TypeError', message: /url must be http\(s\) or ws\(s\)/ })
   t.throws(() => connect({ url: 'http://h', userId: '' }), { name: 'TypeError', message: /userId is required/ })
+  // Regression: an id the server refuses before any route (over 100 characters, or "." and "..", which the URL
+  // resolves away) made a browser client reconnect for ever; the server's rule is checked here first.
+  for (const bad of ['a b', 'a'.repeat(65), 'a'.repeat(20_000), '.', '..', 'a/b']) {
+    t.throws(() => connect({ url: 'http://h', userId: bad }), { name: 'TypeError', message: 'connect: userId must be 1-64 characters from A-Z a-z 0-9 _ - . @ :, other than "." and ".."' }, bad.slice(0, 10))
+  }
+  t.doesNotThrow(() => { connect({ url: 'http://127.0.0.1:1', userId: 'a'.repeat(64), initialDelayMs: 60_000 }).close() })
+  t.doesNotThrow(() => { connect({ url: 'http://127.0.0.1:1', userId: '...', initialDelayMs: 60_000 }).close() })
   // Regression: Infinity or 0 ("no timeout") made every handshake time out at once (timers overflow to 1 ms).
   for (const name of ['connectTimeoutMs', 'heartbeatTimeoutMs', 'probeTimeoutMs'] as const) {
     for (const bad of [0, -1, Infinity, Number.NaN, 2 ** 31, '5000' as never]) {

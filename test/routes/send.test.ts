@@ -42,6 +42,9 @@ t.test('schema violations are 400s that name the field and the rule', async t =>
     ['user id too long', { ...valid, receiver: 'a'.repeat(65) }, 'body/receiver must not have more than 64 characters'],
     ['user id with a space', { ...valid, receiver: 'al ice' }, 'body/receiver must contain only A-Z a-z 0-9 _ - . @ :'],
     ['user id with a slash', { ...valid, sender: 'a/b' }, 'body/sender must contain only A-Z a-z 0-9 _ - . @ :'],
+    // Regression: accepted, though no browser, curl or URL parser can reach /ws/.. (they resolve it as a path step).
+    ['user id ".."', { ...valid, receiver: '..' }, 'body/receiver must not be "." or ".."'],
+    ['user id "."', { ...valid, sender: '.' }, 'body/sender must not be "." or ".."'],
     ['array body', [valid], 'body must be object'],
     ['null body', 'null', 'body must be object']
   ]

@@ -44,6 +44,19 @@ t.test('bad upgrades are refused with a JSON 4xx before any 101', async t => {
   t.equal(server.app.connections.connectionCount, 0)
 })
 
+t.test('"." and ".." are no user ids: a URL resolves them as path steps, so no browser could reach them', async t => {
+  // Sent raw: every WebSocket client and fetch() would resolve /ws/.. to / before sending it.
+  const server = await listen(t)
+  for (const id of ['.', '..', '%2E%2E', '%2e']) {
+    const answer = await rawExchange(t, server, `GET /ws/${id} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nConnection: close\r\n\r\n')
+    t.match(answer, /^HTTP\/1\.1 400 /, id)
+    t.match(answer, /"message":"params\/userId must not be \\".\\" or \\"..\\""/)
+  }
+  t.equal(server.app.connections.connectionCount, 0)
+  t.match(await rawExchange(t, server, 'GET /ws/... HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 426 /, 'three dots are an id like any other')
+})
+
 t.test('a plain GET without an upgrade is told to upgrade (426)', async t => {
   const server = await listen(t)
   const res = await fetch(`${server.url}/ws/alice`)

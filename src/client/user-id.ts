@@ -1,0 +1,23 @@
+// The user id rule, in the client (which has no dependencies) and used by the server's schemas, so both say the same.
+
+/**
+ * One character of a user id (a regex character class). The dash is escaped: browsers compile the HTML pattern
+ * attribute with the v flag, where a bare trailing dash is a syntax error and the check is dropped.
+ */
+export const USER_ID_CHAR = '[A-Za-z0-9_.@:\\-]'
+export const USER_ID_CHARS_PATTERN = `^${USER_ID_CHAR}+$`
+/**
+ * Not "." or "..": every URL parser (browsers, curl, ws, fetch) resolves /ws/.. as a path step, so such a user
+ * could never connect.
+ */
+export const NO_PATH_STEP_PATTERN = '^(?!\\.{1,2}$)'
+/** Both in one, for an HTML pattern attribute. */
+export const USER_ID_PATTERN = `${NO_PATH_STEP_PATTERN}${USER_ID_CHARS_PATTERN.slice(1)}`
+export const USER_ID_MAX_LENGTH = 64
+export const USER_ID_RULE = '1-64 characters from A-Z a-z 0-9 _ - . @ :, other than "." and ".."'
+
+const userIdRegExp = new RegExp(USER_ID_PATTERN)
+
+export function isUserId (value: string): boolean {
+  return value.length <= USER_ID_MAX_LENGTH && userIdRegExp.test(value)
+}
