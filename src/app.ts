@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import auth from './plugins/auth.js'
 import connections from './plugins/connections.js'
-import errorHandler, { frameworkError, httpError } from './plugins/error-handler.js'
+import errorHandler, { clientErrorHandler, frameworkError, httpError } from './plugins/error-handler.js'
 import jsonBody from './plugins/json-body.js'
 import loadShedding from './plugins/load-shedding.js'
 import metrics from './plugins/metrics.js'
@@ -18,7 +18,7 @@ import { presenceRoutes, statsRoutes } from './routes/presence.js'
 import sendRoutes from './routes/send.js'
 import tokenRoutes from './routes/tokens.js'
 import wsRoutes from './routes/ws.js'
-import { corsOptions, corsOutsideRoutes } from './cors.js'
+import { corsOptions, corsForEarlyAnswer } from './cors.js'
 import { formatValidationError } from './validation.js'
 import { requestId } from './request-id.js'
 import { lazyChildLogger } from './request-logger.js'
@@ -44,9 +44,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
       // Node would answer a missing Host with an empty 400; the onRequest hook below answers it in JSON.
       requireHostHeader: false
     },
+    clientErrorHandler: clientErrorHandler(config),
     frameworkErrors: (err, request, reply) => {
       reply.header('x-request-id', request.id)
-      if (!corsOutsideRoutes(config.allowedOrigins, request, reply)) frameworkError(err, request, reply)
+      if (!corsForEarlyAnswer(config.allowedOrigins, request, reply)) frameworkError(err, request, reply)
     },
     // Request lines would cost every send a log write; connects, closes and offline skips are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
@@ -76,7 +77,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   // Callback-style hooks on every request: no promise per request on the send path.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
-    if (closing) return done(httpError(503, 'shutting down: this request was not handled; retry on another node'))
+    if (closing) {
+      if (corsForEarlyAnswer(config.allowedOrigins, request, reply)) return
+      return done(httpError(503, 'shutting down: this request was not handled; retry on another node'))
+    }
     // Node would answer this with an empty 400 (requireHostHeader is off above).
     if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
       return done(httpError(400, 'the Host header is required in HTTP/1.1 (RFC 9112)'))

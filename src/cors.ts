@@ -6,9 +6,9 @@ import type { AllowedOrigins } from './config.js'
 
 const METHODS = 'GET, POST'
 const ALLOWED_HEADERS = 'Content-Type, Authorization, X-Request-Id'
-// Without these a page's fetch() could not read the id to quote, when to retry, or its rate-limit budget. One
-// string: @fastify/cors joins a list again on every request.
-const EXPOSED_HEADERS = 'X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset'
+// Without these a page's fetch() could not read the id to quote, when to retry, its rate-limit budget, why a key or
+// token was refused, or which methods a path takes. One string: @fastify/cors joins a list again on every request.
+const EXPOSED_HEADERS = 'X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, WWW-Authenticate, Allow'
 const MAX_AGE_SECONDS = 600
 
 export function corsOptions (allowedOrigins: AllowedOrigins): FastifyCorsOptions {
@@ -24,11 +24,11 @@ export function corsOptions (allowedOrigins: AllowedOrigins): FastifyCorsOptions
 }
 
 /**
- * For a URL the router cannot take (a broken %-escape, an over-long segment), answered before any hook runs: the
- * headers @fastify/cors gives every other answer, so a page can read the error. A preflight for it passes, as on
- * any other path, and true says it has been answered.
+ * For an answer given before the CORS hook runs (a URL the router cannot take, such as a broken %-escape or an
+ * over-long segment; a request during shutdown): the headers @fastify/cors gives every other answer, so a page can
+ * read the error. A preflight passes, as on any other path, and true says it has been answered.
  */
-export function corsOutsideRoutes (allowedOrigins: AllowedOrigins, request: FastifyRequest, reply: FastifyReply): boolean {
+export function corsForEarlyAnswer (allowedOrigins: AllowedOrigins, request: FastifyRequest, reply: FastifyReply): boolean {
   const origin = request.headers.origin
   if (allowedOrigins !== '*') reply.header('vary', 'Origin')
   if (origin === undefined || (allowedOrigins !== '*' && !allowedOrigins.includes(origin))) return false
@@ -40,4 +40,9 @@ export function corsOutsideRoutes (allowedOrigins: AllowedOrigins, request: Fast
   reply.header('access-control-max-age', MAX_AGE_SECONDS)
   reply.code(204).send()
   return true
+}
+
+/** Header lines for an answer written raw before any header was read (Origin unknown): only an open service has them. */
+export function rawCorsHeaders (allowedOrigins: AllowedOrigins): string {
+  return allowedOrigins === '*' ? `access-control-allow-origin: *\r\naccess-control-expose-headers: ${EXPOSED_HEADERS}\r\n` : ''
 }

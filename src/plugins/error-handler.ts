@@ -1,16 +1,19 @@
 // One error handler and one 404 handler: every error is JSON {statusCode, error, message};
 // 4xx messages tell the client what to fix, 5xx are generic and logged in full.
-import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import { randomUUID } from 'node:crypto'
+import { maxHeaderSize, STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { AllowedOrigins } from '../config.js'
+import { rawCorsHeaders } from '../cors.js'
 import { throttled } from '../log-throttle.js'
 import { requestId } from '../request-id.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Logs a 4xx answer, throttled per status (see log-throttle.ts). `route` is 'unmatched' when no route was found. */
-    logRefusal: (request: FastifyRequest, statusCode: number, route: string) => void
+    logRefusal: (request: Refused, statusCode: number, route: string) => void
   }
 }
 
@@ -23,6 +26,9 @@ export function httpError (statusCode: number, message: string): Error & { statu
 export function unavailable (message: string): Error & { statusCode: number, expose: true, headers: Record<string, string> } {
   return Object.assign(httpError(503, message), { headers: { 'retry-after': '1' } })
 }
+
+/** What a refusal's log line names: a request, or what is known of one Node could not parse. */
+interface Refused { id: string, method: string, ip: string | undefined }
 
 export function errorBody (statusCode: number, message: string) {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message }
@@ -59,23 +65,53 @@ const FRAMEWORK_MESSAGES: Record<string, (request: FastifyRequest) => string> = 
   FST_ERR_MAX_PARAM_LENGTH: request => `a path segment is longer than ${request.server.initialConfig.maxParamLength as number} characters (a user id is at most 64)`
 }
 
+/** An answer written straight to the socket, for requests that never became a Fastify request; the socket is closed. */
+function rawAnswer (socket: Duplex, statusCode: number, message: string, headers: string): void {
+  const body = JSON.stringify(errorBody(statusCode, message))
+  socket.end(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] as string}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${headers}connection: close\r\n\r\n${body}`, () => socket.destroy())
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's parser refused (malformed, or headers over its limit), or one that
+ * did not arrive in time. Fastify's own answer said only "Client Error" and had no request id.
+ */
+export function clientErrorHandler (options: { requestTimeoutMs: number, allowedOrigins: AllowedOrigins }) {
+  return function (this: FastifyInstance, err: NodeJS.ErrnoException & { reason?: string }, socket: Duplex): void {
+    const code = String(err.code)
+    // A socket error (a reset), or a client that ended before its request was whole: nobody to answer.
+    const timedOut = code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    if ((!timedOut && !code.startsWith('HPE_')) || code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    // The parser's errors all carry a reason, such as "Invalid header token".
+    const [statusCode, message] = timedOut
+      ? [408, `the request did not arrive in full within ${options.requestTimeoutMs} ms (REQUEST_TIMEOUT_MS)`]
+      : code === 'HPE_HEADER_OVERFLOW'
+        ? [431, `the request headers are over ${maxHeaderSize} bytes`]
+        : [400, `malformed HTTP request: ${err.reason as string}`]
+    const id = randomUUID()
+    this.logRefusal({ id, method: '-', ip: (socket as Duplex & { remoteAddress?: string }).remoteAddress }, statusCode, 'unmatched')
+    rawAnswer(socket, statusCode, message, `x-request-id: ${id}\r\n${rawCorsHeaders(options.allowedOrigins)}`)
+  }
+}
+
 const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
 
 async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
   // Every 4xx, so that the id a client quotes can be found, and a client retrying a bad key in a loop is seen. Ids
   // and the route only: never the URL's query, headers or body.
-  const report = throttled(app, (fields: { reqId: string, statusCode: number, method: string, route: string, ip: string }) => {
+  const report = throttled(app, (fields: { reqId: string, statusCode: number, method: string, route: string, ip: string | undefined }) => {
     app.log.info(fields, 'request refused')
   })
-  app.decorate('logRefusal', (request: FastifyRequest, statusCode: number, route: string) => {
+  app.decorate('logRefusal', (request: Refused, statusCode: number, route: string) => {
     report(statusCode, { reqId: request.id, statusCode, method: request.method, route, ip: request.ip })
   })
 
   // Node drops a CONNECT unanswered when nobody listens for it; this answers it like any other wrong method. The
   // socket is outside every HTTP timeout, so it is destroyed once the answer is out rather than left to the client.
   app.server.on('connect', (request: IncomingMessage, socket: Duplex) => {
-    const body = JSON.stringify(errorBody(405, 'CONNECT is not allowed: this server is no proxy'))
-    socket.end(`HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId(request)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy())
+    rawAnswer(socket, 405, 'CONNECT is not allowed: this server is no proxy', `x-request-id: ${requestId(request)}\r\n`)
   })
   app.setErrorHandler((err: FastifyError & { expose?: boolean, headers?: Record<string, string> }, request, reply) => {
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
@@ -88,7 +124,8 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
       request.log.error({ err, method: request.method, url: request.routeOptions.url, params: request.params }, 'request failed')
       return reply.code(statusCode).send(errorBody(statusCode, 'Internal Server Error'))
     }
-    app.logRefusal(request, statusCode, request.routeOptions.url ?? 'unmatched')
+    // Not a client that went away mid-request: nobody was refused, and nobody reads the answer.
+    if (!request.raw.socket.destroyed) app.logRefusal(request, statusCode, request.routeOptions.url ?? 'unmatched')
     return reply.code(statusCode).send(errorBody(statusCode, clientMessage(err, request.headers['content-type'])))
   })
 

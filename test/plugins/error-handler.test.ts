@@ -117,3 +117,47 @@ t.test('refused requests are logged with their ids, a line a second at most per 
   ])
   t.notOk(logs.raw.some(line => /x{32}|k{32}|secret text|token=abc/.test(line)), 'no key, text or query string in any line')
 })
+
+t.test('a request Node cannot parse is answered in JSON that says what is wrong, with a request id, and logged', async t => {
+  // Regression: Fastify's answers said only "Client Error", had no request id or CORS header, and were not logged.
+  const logs = new LogCapture()
+  const server = await listen(t, {}, logs)
+  const cases: Array<[string, number, string]> = [
+    ['GARBAGE /health HTTP/1.1\r\n\r\n', 400, 'malformed HTTP request: Invalid method encountered'],
+    ['GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n', 400, 'malformed HTTP request: Invalid header token'],
+    ['GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', 400, 'malformed HTTP request: Duplicate Content-Length'],
+    [`GET /health HTTP/1.1\r\nHost: x\r\nOrigin: https://page.example.com\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'the request headers are over 16384 bytes']
+  ]
+  for (const [request, statusCode, message] of cases) {
+    const answer = await rawExchange(t, server, request)
+    const [head = '', body = ''] = answer.split('\r\n\r\n')
+    t.match(head, new RegExp(`^HTTP/1\\.1 ${statusCode} `), message)
+    t.match(head, /\r\ncontent-type: application\/json; charset=utf-8\r\n/)
+    t.match(head, /\r\nx-request-id: [0-9a-f-]{36}\r\n/)
+    t.match(head, /\r\naccess-control-allow-origin: \*\r\n/, 'open mode: any page may read it')
+    t.match(head, /\r\nconnection: close/)
+    t.same(JSON.parse(body), errorBody(statusCode, message))
+  }
+  await until(() => logs.lines.filter(line => line.msg === 'request refused').length === 2, 'logged: one 400 at once, one 431')
+  t.match(logs.lines.filter(line => line.msg === 'request refused'), [
+    { statusCode: 400, method: '-', route: 'unmatched', ip: '127.0.0.1', reqId: String },
+    { statusCode: 431 }
+  ])
+  // With a list of origins the headers are not read, so no page is allowed.
+  const listed = await listen(t, { allowedOrigins: ['https://page.example.com'] })
+  t.notMatch(await rawExchange(t, listed, 'GARBAGE\r\n\r\n'), /access-control-allow-origin/i)
+})
+
+t.test('a client that resets its connection mid-request gets nothing written and nothing logged', async t => {
+  const logs = new LogCapture()
+  const server = await listen(t, {}, logs)
+  const { port } = new URL(server.url)
+  const socket = tcpConnect(Number(port), '127.0.0.1')
+  await once(socket, 'connect')
+  socket.write('POST /send-message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{')
+  const open = async () => await new Promise<number>((resolve, reject) => server.app.server.getConnections((err, n) => { if (err === null) resolve(n); else reject(err) }))
+  await until(async () => await open() === 1, 'the server has the connection')
+  socket.resetAndDestroy()
+  await until(async () => await open() === 0, 'the server let go of it')
+  t.same(logs.lines.filter(line => line.msg === 'request refused'), [])
+})

@@ -27,6 +27,13 @@ t.test('shutdown: /ready answers 503 while sockets drain, then every socket is c
   t.same(await ready.json(), { statusCode: 503, error: 'Service Unavailable', message: 'shutting down: this request was not handled; retry on another node' })
   const send = await fetch(`${server.url}/send-message`, { method: 'POST' })
   t.same([send.status, typeof send.headers.get('x-request-id')], [503, 'string'], 'new requests are turned away too')
+  // A page can read it too (regression: it had no CORS headers, and its preflight got the same 503).
+  const origin = 'https://page.example.com'
+  const fromPage = await fetch(`${server.url}/send-message`, { method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: '{}' })
+  t.same([fromPage.status, fromPage.headers.get('access-control-allow-origin')], [503, '*'])
+  t.match(fromPage.headers.get('access-control-expose-headers'), /X-Request-Id/)
+  const preflight = await fetch(`${server.url}/send-message`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } })
+  t.same([preflight.status, preflight.headers.get('access-control-allow-origin'), preflight.headers.get('access-control-allow-methods')], [204, '*', 'GET, POST'])
 
   await closing
   t.equal(server.app.connections.connectionCount, 0, 'close finished without the stuck client answering')
