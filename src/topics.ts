@@ -1,8 +1,7 @@
 // The ?topics= list of a WebSocket connection: comma-separated names, at most 32, checked before the upgrade.
-import { TOPIC_PATTERN } from './schemas/common.js'
+import { isTopic, TOPIC_RULE } from './client/names.js'
 
 export const MAX_TOPICS_PER_CONNECTION = 32
-const topicName = new RegExp(TOPIC_PATTERN)
 
 /** Parses "news,orders-42" into distinct names, or says what is wrong with it. */
 export function parseTopicList (raw: string | undefined): { topics: string[] } | { error: string } {
@@ -12,8 +11,8 @@ export function parseTopicList (raw: string | undefined): { topics: string[] } |
     return { error: `querystring/topics has ${topics.length} topics; a connection may hold at most ${MAX_TOPICS_PER_CONNECTION}` }
   }
   for (const topic of topics) {
-    if (topic.length > 64 || !topicName.test(topic)) {
-      return { error: `querystring/topics: ${JSON.stringify(topic)} is not a topic name (1-64 characters from A-Z a-z 0-9 _ - . :)` }
+    if (!isTopic(topic)) {
+      return { error: `querystring/topics: ${JSON.stringify(topic)} is not a topic name (${TOPIC_RULE})` }
     }
   }
   return { topics }

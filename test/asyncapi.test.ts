@@ -9,7 +9,7 @@ import { parse } from 'yaml'
 import { renderAsyncApiYaml } from '../scripts/asyncapi-yaml.js'
 import { buildAsyncApi } from '../src/asyncapi.js'
 import { CLOSE_CODES } from '../src/close-codes.js'
-import { NO_PATH_STEP_PATTERN, USER_ID_CHARS_PATTERN } from '../src/client/user-id.js'
+import { NO_PATH_STEP_PATTERN, USER_ID_CHARS_PATTERN } from '../src/client/names.js'
 import { ErrorFrameSchema, HeartbeatFrameSchema, MessageFrameSchema, TextLineSchema, WsQuerySchema } from '../src/schemas/ws.js'
 import { connect, listen } from './helper.js'
 

@@ -3,7 +3,7 @@
 import { Emitter } from './emitter.js'
 import { afterClose, afterRefusal, backoffDelay, type Action } from './policy.js'
 import { RecentIds } from './recent-ids.js'
-import { isUserId, USER_ID_RULE } from './user-id.js'
+import { isTopic, isUserId, TOPIC_RULE, USER_ID_RULE } from './names.js'
 
 export { afterClose, afterRefusal, backoffDelay } from './policy.js'
 
@@ -95,7 +95,8 @@ const SUBPROTOCOL = 'pushwire'
 const HEARTBEAT_SUBPROTOCOL = 'pushwire.heartbeat'
 /** Allowed on top of two heartbeat intervals (a sweep's own time, a slow network) before silence means dead. */
 const HEARTBEAT_GRACE_MS = 5000
-const CLOSED = 3
+/** How long close() lets a closing handshake take before ws's socket is cut off (Node). */
+const CLOSE_GRACE_MS = 2000
 
 /** Opens a connection at once; it reconnects on its own until close() or a fatal error. */
 export function connect (options: ConnectOptions<'text'> & { format: 'text' }): PushwireClient<string>
@@ -109,7 +110,8 @@ export function connect (options: ConnectOptions): PushwireClient<MessageFrame |
 export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
   readonly url: string
   #state: State = 'connecting'
-  #socket: WebSocketLike | null = null
+  /** Lets go of the current socket for close(): its later events are ignored. */
+  #release: (() => void) | null = null
   #token: string | undefined
   #needsToken: boolean
   #attempt = 0
@@ -121,7 +123,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
 
   constructor (options: ConnectOptions) {
     super()
-    checkTimeouts(options)
+    checkOptions(options)
     this.url = channelUrl(options)
     this.#options = options
     this.#token = options.token
@@ -133,17 +135,18 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
 
   get state (): State { return this.#state }
 
-  /** Closes the connection (1000) and stops reconnecting. */
+  /**
+   * Closes the connection (1000) and stops reconnecting, at once: the state is closed, the close event fires and no
+   * message follows, as a browser's socket delivers none after close(). The closing handshake goes on without the
+   * client; a peer that does not answer it (a partition) is cut off after CLOSE_GRACE_MS in Node, where ws would
+   * otherwise wait 30 s and keep the process alive.
+   */
   close (): void {
     if (this.#stopped) return
     this.#stopped = true
     clearTimeout(this.#retryTimer)
     clearTimeout(this.#stableTimer)
-    const socket = this.#socket
-    if (socket !== null && socket.readyState !== CLOSED) {
-      socket.close(1000, 'client closed')
-      return // the socket's close event finishes the job
-    }
+    this.#release?.()
     this.#finish(1000, 'client closed')
   }
 
@@ -172,28 +175,30 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       // A bad token character in the subprotocol, a blocked port, no WebSocket at all: retrying cannot help.
       return this.#fail(`cannot open a WebSocket: ${(err as Error).message}`, 1006)
     }
-    this.#socket = socket
     let opened = false
     let settled = false
     // Why the client gave up on this socket itself, if it did: said in place of the close event's empty reason.
     let abandoned: string | undefined
     const connectTimeoutMs = this.#options.connectTimeoutMs ?? 10_000
-    const connectTimer = setTimeout(() => {
-      abandoned = `no answer to the opening handshake within ${connectTimeoutMs} ms`
-      socket.close()
-    }, connectTimeoutMs)
-    const closed = (code: number, reason: string): void => {
-      if (settled) return
+    const connectTimer = setTimeout(() => { giveUp(`no answer to the opening handshake within ${connectTimeoutMs} ms`) }, connectTimeoutMs)
+    /** Done with this socket: true the first time. */
+    const settle = (): boolean => {
+      if (settled) return false
       settled = true
+      this.#release = null
       clearTimeout(connectTimer)
       pings?.stop()
       heartbeats?.stop()
       clearTimeout(this.#stableTimer)
-      this.#closed(code, abandoned ?? reason, opened, abandoned !== undefined)
+      return true
+    }
+    const closed = (code: number, reason: string): void => {
+      if (settle()) this.#closed(code, abandoned ?? reason, opened, abandoned !== undefined)
     }
     /**
-     * An open connection gone silent: done with now, not at its close event. close() waits for a closing handshake
-     * that a dead peer never answers (ws gives it 30 s, browsers their own long timeout); ws can terminate() instead.
+     * A handshake with no answer, or an open connection gone silent: done with now, not at its close event. close()
+     * waits for a closing handshake that a dead peer never answers (ws gives it 30 s, browsers their own long
+     * timeout; Node 20's experimental WebSocket never reports a failed opening one); ws can terminate() instead.
      */
     const giveUp = (why: string): void => {
       abandoned = why
@@ -201,6 +206,14 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       if (typeof node.terminate === 'function') node.terminate()
       else socket.close()
       closed(1006, why)
+    }
+    this.#release = () => {
+      settle()
+      socket.close(1000, 'client closed')
+      const node = socket as Partial<NodeWebSocket>
+      if (typeof node.terminate !== 'function') return
+      const cutOff = setTimeout(() => { node.terminate?.() }, CLOSE_GRACE_MS)
+      socket.addEventListener('close', () => { clearTimeout(cutOff) })
     }
     const pings = this.#watchPings(socket, giveUp)
     let heartbeats: Silence | undefined
@@ -214,6 +227,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       this.emit('open', { attempt })
     })
     socket.addEventListener('message', event => {
+      if (settled) return
       pings?.heard()
       heartbeats?.heard()
       const intervalMs = this.#receive(event.data)
@@ -257,6 +271,8 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       this.emit('error', new PushwireError('the server sent a frame that is not JSON', false))
       return
     }
+    // Any JSON is a frame type this client does not know (null, 42, [1]): ignored like one.
+    if (typeof frame !== 'object' || frame === null) return
     if (frame.type === 'heartbeat') return usableInterval(frame.intervalMs)
     if (frame.type === 'error') {
       this.emit('error', new PushwireError(`server: ${String(frame.message)}`, false))
@@ -267,15 +283,9 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
   }
 
   async #closed (code: number, reason: string, opened: boolean, abandoned: boolean): Promise<void> {
-    this.#socket = null
-    // Only close() stops a client with a socket still open: it reports its own 1000, also when it cut an upgrade
-    // short (the socket then closes with 1006).
-    if (this.#stopped) {
-      this.#finish(1000, 'client closed')
-      return
-    }
     let action: Action
     let why = reason
+    let waitMs = 0
     if (abandoned) {
       // The client gave up itself (a hung handshake, a silent connection): asking the server why would hang too.
       action = 'reconnect'
@@ -285,6 +295,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
     } else {
       // Neither browsers nor the WebSocket API expose a refused upgrade's status, so ask the server with a plain GET.
       const answer = await this.#probe()
+      waitMs = answer?.retryAfterMs ?? 0
       action = afterRefusal(answer === null ? null : answer.status)
       why = answer === null ? 'server unreachable' : `upgrade refused with HTTP ${answer.status}${answer.message === '' ? '' : ` (${answer.message})`}`
     }
@@ -294,15 +305,15 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       this.#needsToken = true
     }
     if (action === 'stop') return this.#fail(`${why}: not reconnecting`, code)
-    this.#retry(code, () => { this.emit('close', { code, reason, willReconnect: true }) })
+    this.#retry(code, () => { this.emit('close', { code, reason, willReconnect: true }) }, waitMs)
   }
 
   /**
    * Schedules the next attempt, and only then tells listeners: announce (what went wrong), then reconnecting. So a
    * listener sees the state it is told about, and nothing a listener does can keep the next attempt from running.
    */
-  #retry (code: number, announce: () => void): void {
-    const delayMs = backoffDelay(this.#attempt, this.#options.initialDelayMs ?? 500, this.#options.maxDelayMs ?? 10_000)
+  #retry (code: number, announce: () => void, atLeastMs = 0): void {
+    const delayMs = Math.max(atLeastMs, backoffDelay(this.#attempt, this.#options.initialDelayMs ?? 500, this.#options.maxDelayMs ?? 10_000))
     this.#attempt++
     this.#state = 'reconnecting'
     this.#retryTimer = setTimeout(() => { this.#open() }, delayMs)
@@ -312,7 +323,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
   }
 
   /** The answer to a plain GET of the channel URL: the server runs the same checks, then answers 426. */
-  async #probe (): Promise<{ status: number, message: string } | null> {
+  async #probe (): Promise<{ status: number, message: string, retryAfterMs: number } | null> {
     const headers: Record<string, string> = this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }
     try {
       // A server that accepts the GET but never answers must not stall reconnecting for good.
@@ -320,7 +331,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       const res = await fetch(this.url.replace(/^ws/, 'http'), { headers, signal })
       // pushwire's error body says what was wrong; anything else (a proxy's page) is not shown.
       const body = await res.json().catch(() => null) as { message?: unknown } | null
-      return { status: res.status, message: typeof body?.message === 'string' ? body.message : '' }
+      return { status: res.status, message: typeof body?.message === 'string' ? body.message : '', retryAfterMs: retryAfterMs(res.headers.get('retry-after')) }
     } catch {
       return null
     }
@@ -353,6 +364,17 @@ function silence (timeoutMs: number, onSilence: () => void): Silence {
   }
 }
 
+/** The longest wait a server's Retry-After is followed for. */
+const MAX_RETRY_AFTER_MS = 5 * 60_000
+
+/**
+ * Retry-After in seconds (a rate limit's window), as the least wait before the next attempt: retrying sooner would
+ * be refused again, and the probe of each refusal spends the same budget. A date form is left to the backoff.
+ */
+function retryAfterMs (header: string | null): number {
+  return /^\d{1,6}$/.test(header ?? '') ? Math.min(Number(header) * 1000, MAX_RETRY_AFTER_MS) : 0
+}
+
 /** The longest delay a timer takes: a longer one, like Infinity, NaN or 0, fires at once, in browsers and Node alike. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -362,13 +384,29 @@ function usableInterval (intervalMs: unknown): number | undefined {
   return ok ? intervalMs : undefined
 }
 
-/** A "no timeout" of 0 or Infinity would time every attempt out at once, and reconnect in a loop: refused. */
-function checkTimeouts (options: ConnectOptions): void {
-  for (const name of ['connectTimeoutMs', 'heartbeatTimeoutMs', 'probeTimeoutMs'] as const) {
+const DURATIONS = ['connectTimeoutMs', 'heartbeatTimeoutMs', 'probeTimeoutMs', 'initialDelayMs', 'maxDelayMs', 'stableAfterMs'] as const
+const MAX_DEDUPE_WINDOW = 1_000_000
+
+/**
+ * Options that would make the client misbehave rather than fail: a "no timeout" of 0 or Infinity times every attempt
+ * out at once, a NaN or negative delay reconnects hundreds of times a second, a topic with a comma is two topics.
+ */
+function checkOptions (options: ConnectOptions): void {
+  for (const name of DURATIONS) {
     const value = options[name]
     if (value !== undefined && !(typeof value === 'number' && value >= 1 && value <= MAX_TIMER_MS)) {
       throw new TypeError(`connect: ${name} must be a number of milliseconds from 1 to ${MAX_TIMER_MS}`)
     }
+  }
+  const window = options.dedupeWindow
+  if (window !== undefined && !(Number.isInteger(window) && window >= 0 && window <= MAX_DEDUPE_WINDOW)) {
+    throw new TypeError(`connect: dedupeWindow must be a whole number from 0 (no deduplication) to ${MAX_DEDUPE_WINDOW}`)
+  }
+  if (options.topics !== undefined && !(Array.isArray(options.topics) && options.topics.every(isTopic))) {
+    throw new TypeError(`connect: topics must be a list of topic names, each ${TOPIC_RULE}`)
+  }
+  if (options.format !== undefined && options.format !== 'json' && options.format !== 'text') {
+    throw new TypeError('connect: format must be "json" or "text"')
   }
 }
 

@@ -1,5 +1,5 @@
 // The console's HTML and CSS. The page is static markup; src/console/app.ts (built for the browser) brings it to life.
-import { USER_ID_PATTERN } from '../client/user-id.js'
+import { USER_ID_PATTERN } from '../client/names.js'
 
 export interface ConsolePageOptions {
   /** Receivers need a token: show the token field. */

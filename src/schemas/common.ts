@@ -1,17 +1,14 @@
 // Shapes shared by every route: ids, topic names, message text and the one error body.
 import { Type, type SchemaOptions } from '@sinclair/typebox'
-import { NO_PATH_STEP_PATTERN, USER_ID_CHARS_PATTERN, USER_ID_MAX_LENGTH, USER_ID_RULE } from '../client/user-id.js'
+import { NAME_MAX_LENGTH, NO_PATH_STEP_PATTERN, TOPIC_PATTERN, TOPIC_RULE, USER_ID_CHARS_PATTERN, USER_ID_RULE } from '../client/names.js'
 
-/** One character of a topic name (a regex character class), its dash escaped as USER_ID_CHAR's is. */
-export const TOPIC_CHAR = '[A-Za-z0-9_.:\\-]'
-export const TOPIC_PATTERN = `^${TOPIC_CHAR}+$`
 export const NON_BLANK_PATTERN = '\\S'
 /** No unpaired UTF-16 surrogate (ajv compiles patterns with the u flag, where a proper pair is one code point). */
 export const WELL_FORMED_PATTERN = '^[^\\uD800-\\uDFFF]*$'
 
 export const UserIdSchema = Type.String({
   minLength: 1,
-  maxLength: USER_ID_MAX_LENGTH,
+  maxLength: NAME_MAX_LENGTH,
   pattern: USER_ID_CHARS_PATTERN,
   // A rule of its own, so that its error says what is wrong with "..".
   allOf: [{ pattern: NO_PATH_STEP_PATTERN }],
@@ -21,9 +18,9 @@ export const UserIdSchema = Type.String({
 
 export const TopicSchema = Type.String({
   minLength: 1,
-  maxLength: 64,
+  maxLength: NAME_MAX_LENGTH,
   pattern: TOPIC_PATTERN,
-  description: '1-64 characters from A-Z a-z 0-9 _ - . :',
+  description: TOPIC_RULE,
   examples: ['news']
 })
 

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { TOPIC_PATTERN, UserIdSchema } from './common.js'
+import { TOPIC_PATTERN } from '../client/names.js'
+import { UserIdSchema } from './common.js'
 
 export const MAX_TOKEN_TTL_SECONDS = 86_400
 

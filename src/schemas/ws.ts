@@ -1,7 +1,7 @@
 // The WebSocket route: its parameters and the frames it pushes.
 import { Type, type Static } from '@sinclair/typebox'
-import { USER_ID_CHAR } from '../client/user-id.js'
-import { MessageIdSchema, TOPIC_CHAR, TopicSchema, UserIdSchema, stringEnum } from './common.js'
+import { TOPIC_CHAR, USER_ID_CHAR } from '../client/names.js'
+import { MessageIdSchema, TopicSchema, UserIdSchema, stringEnum } from './common.js'
 
 /** Client frames are never needed (the channel is receive-only): ws closes with 1009 above this size … */
 export const MAX_CLIENT_FRAME_BYTES = 4096

@@ -128,8 +128,9 @@ t.test('a 401 at upgrade without getToken gives up; a 400 stops for good', async
   t.equal(noToken.client.state, 'closed')
 
   const open = await listen(t)
-  const badTopic = start(t, open.url, { topics: ['no spaces allowed'] })
-  t.match((await badTopic.events.nth('error', 1)).message, /^upgrade refused with HTTP 400 \(.*topic.*\): not reconnecting$/)
+  // One topic over the server's limit: a 400 that only the server knows to give.
+  const badTopic = start(t, open.url, { topics: Array.from({ length: 33 }, (_, i) => `t${i}`) })
+  t.match((await badTopic.events.nth('error', 1)).message, /^upgrade refused with HTTP 400 \(querystring\/topics has 33 topics.*\): not reconnecting$/)
   t.equal(badTopic.events.count('reconnecting'), 0)
 })
 
@@ -219,15 +220,25 @@ t.test('urls: http(s) map to ws(s), a path prefix is kept, bad options throw', a
   }
   t.doesNotThrow(() => { connect({ url: 'http://127.0.0.1:1', userId: 'a'.repeat(64), initialDelayMs: 60_000 }).close() })
   t.doesNotThrow(() => { connect({ url: 'http://127.0.0.1:1', userId: '...', initialDelayMs: 60_000 }).close() })
-  // Regression: Infinity or 0 ("no timeout") made every handshake time out at once (timers overflow to 1 ms).
-  for (const name of ['connectTimeoutMs', 'heartbeatTimeoutMs', 'probeTimeoutMs'] as const) {
+  // Regression: Infinity or 0 ("no timeout") made every handshake time out at once (timers overflow to 1 ms), and a
+  // NaN or negative delay (a badly parsed environment variable) reconnected about 450 times a second.
+  for (const name of ['connectTimeoutMs', 'heartbeatTimeoutMs', 'probeTimeoutMs', 'initialDelayMs', 'maxDelayMs', 'stableAfterMs'] as const) {
     for (const bad of [0, -1, Infinity, Number.NaN, 2 ** 31, '5000' as never]) {
       t.throws(() => connect({ url: 'http://h', userId: 'u', [name]: bad }), { name: 'TypeError', message: `connect: ${name} must be a number of milliseconds from 1 to 2147483647` }, `${name} ${String(bad)}`)
     }
     for (const edge of [1, 2 ** 31 - 1]) {
-      t.doesNotThrow(() => { connect({ url: 'http://127.0.0.1:1', userId: 'u', [name]: edge, initialDelayMs: 60_000 }).close() }, `${name} ${edge}`)
+      t.doesNotThrow(() => { connect({ url: 'http://127.0.0.1:1', userId: 'u', initialDelayMs: 60_000, [name]: edge }).close() }, `${name} ${edge}`)
     }
   }
+  for (const bad of [-1, 1.5, Number.NaN, Infinity]) {
+    t.throws(() => connect({ url: 'http://h', userId: 'u', dedupeWindow: bad }), { name: 'TypeError', message: 'connect: dedupeWindow must be a whole number from 0 (no deduplication) to 1000000' }, `dedupeWindow ${bad}`)
+  }
+  t.doesNotThrow(() => { connect({ url: 'http://127.0.0.1:1', userId: 'u', dedupeWindow: 0, initialDelayMs: 60_000 }).close() })
+  // Regression: "a,b" was sent as it is and subscribed to two topics; an unknown format quietly meant json.
+  for (const topics of [['a,b'], [''], ['news', 'a b'], ['x'.repeat(65)], 'news' as never]) {
+    t.throws(() => connect({ url: 'http://h', userId: 'u', topics }), { name: 'TypeError', message: 'connect: topics must be a list of topic names, each 1-64 characters from A-Z a-z 0-9 _ - . :' }, JSON.stringify(topics))
+  }
+  t.throws(() => connect({ url: 'http://h', userId: 'u', format: 'xml' as never }), { name: 'TypeError', message: 'connect: format must be "json" or "text"' })
 })
 
 t.test('uses the global WebSocket when there is one (browsers, Node 22), else ws', async t => {

@@ -99,6 +99,8 @@ t.test('error frames, non-JSON frames and unknown frame types', async t => {
     socket.send('{"type":"error","message":"receive-only: send with POST /send-message"}')
     socket.send('not json')
     socket.send('{"type":"presence-v2","id":"x"}')
+    // Regression: the JSON frame null threw from the socket's listener, an uncaught exception that ended the process.
+    for (const other of ['null', '42', '"text"', '[1]', 'true']) socket.send(other)
     socket.send(frame('after'))
   }])
   const { events } = start(t, server.url)
@@ -158,6 +160,26 @@ t.test('refused upgrades behind something that is not pushwire: the status decid
   const error = await events.nth('error', 1)
   t.same(events.log.filter(([name]) => name === 'reconnecting').map(([, e]) => (e as { code: number }).code), [1006, 1006], '503 and 502 are retried')
   t.same([error.fatal, error.message], [true, 'upgrade refused with HTTP 404 (no such route): not reconnecting'])
+})
+
+t.test('a refusal with Retry-After (a rate limit) waits at least that long; up to 5 minutes, in seconds only', async t => {
+  // Regression: the client retried on its own backoff, into the same limit, each probe spending more of it.
+  const answers = ['2', 'soon', '86400']
+  const server = createServer((_request, response) => {
+    response.writeHead(429, { 'content-type': 'application/json', 'retry-after': answers.shift() as string }).end('{"message":"slow down"}')
+  })
+  server.on('upgrade', (_request, socket) => socket.destroy())
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  // No wait at all between attempts but the server's, which this test then skips by closing.
+  const { client, events } = start(t, `http://127.0.0.1:${(server.address() as { port: number }).port}`, { initialDelayMs: 1, maxDelayMs: 1 })
+  const first = await events.nth('reconnecting', 1)
+  t.ok(first.delayMs >= 2000, `Retry-After: 2 is waited (${first.delayMs} ms)`)
+  client.close()
+  const second = start(t, `http://127.0.0.1:${(server.address() as { port: number }).port}`, { initialDelayMs: 1, maxDelayMs: 1 })
+  t.equal((await second.events.nth('reconnecting', 1)).delayMs, 0, 'a Retry-After that is no number of seconds is ignored')
+  t.equal((await second.events.nth('reconnecting', 2)).delayMs, 300_000, 'a day is capped at 5 minutes')
 })
 
 t.test('a server that never answers the GET after a refused upgrade does not stall the client', async t => {

@@ -3,7 +3,8 @@
 import { once } from 'node:events'
 import { createServer, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
-import type { State } from '../../src/client/index.js'
+import { WebSocket, type WebSocket as ServerWebSocket } from 'ws'
+import type { ConnectOptions, State } from '../../src/client/index.js'
 import { listen, post } from '../helper.js'
 import { freezingProxy } from './freezing-proxy.js'
 import { start, uncaught } from './recorder.js'
@@ -140,4 +141,49 @@ t.test('heartbeatTimeoutMs is ignored where pings cannot be seen: the standard (
   await events.nth('open', 1)
   await relay.pings(3)
   t.same(events.names(), ['open'], 'pings are invisible, so silence is not watched')
+})
+
+t.test('close() is done at once: no message after it, and a peer that never answers the closing handshake is cut off', async t => {
+  // Regression: after close() the state read "open", frames still arrived as messages, and against a peer that
+  // never answered (a partition) the close event and the process's exit waited for ws's 30 s.
+  let serverSide: ServerWebSocket | undefined
+  const server = await scripted(t, [socket => { serverSide = socket }])
+  const made: WebSocket[] = []
+  class Watched extends WebSocket {
+    constructor (url: string, protocols: string[]) {
+      super(url, protocols)
+      made.push(this)
+    }
+  }
+  const { client, events } = start(t, server.url, { WebSocket: Watched as unknown as ConnectOptions['WebSocket'] })
+  await events.nth('open', 1)
+  const peer = serverSide as ServerWebSocket
+  // The peer stops reading, so the client's close frame is never answered; it can still write.
+  ;(peer as unknown as { _socket: Socket })._socket.pause()
+  const socketClosed = once(made[0] as WebSocket, 'close')
+  client.close()
+  t.equal(client.state, 'closed')
+  t.same(events.names(), ['open', 'close'])
+  t.same(events.log[1]?.[1], { code: 1000, reason: 'client closed', willReconnect: false })
+  peer.send(JSON.stringify({ type: 'message', id: 'late', sender: 'b', receiver: 'alice', message: 'after close()', sentAt: new Date().toISOString() }))
+  // Cut off after 2 s, where ws alone would wait 30 s. Not a speed figure: the bound only tells the two apart.
+  const waitedOut = new Promise(resolve => { setTimeout(resolve, 15_000, 'waited out').unref() })
+  t.not(await Promise.race([socketClosed, waitedOut]), 'waited out', 'the socket was cut off')
+  t.same(events.names(), ['open', 'close'], 'nothing after it')
+})
+
+t.test('a WebSocket implementation that never reports a failed handshake still times out and is retried', async t => {
+  // Node 20's experimental global WebSocket never fires close after a refused upgrade; the client waited for good.
+  let made = 0
+  class Mute {
+    readonly readyState = 0
+    readonly protocol = ''
+    constructor () { made++ }
+    close (): void {}
+    addEventListener (): void {}
+  }
+  const { events } = start(t, 'http://127.0.0.1:1', { connectTimeoutMs: 50, WebSocket: Mute as unknown as ConnectOptions['WebSocket'] })
+  t.same(await events.nth('close', 1), { code: 1006, reason: 'no answer to the opening handshake within 50 ms', willReconnect: true })
+  await events.nth('reconnecting', 2)
+  t.ok(made >= 2, 'a new socket each attempt')
 })
