@@ -46,7 +46,17 @@ const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opts) => {
     await reply.type('text/css; charset=utf-8').send(CONSOLE_CSS))
   // Browsers ask for it on every page load; the console has no icon, and a 404 shows as an error in their console.
   app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) => await reply.code(204).send())
-  if (built) await app.register(fastifyStatic, { root: assetsDir, prefix: '/assets/', index: false, maxAge: 60_000 })
+  if (built) {
+    await app.register(fastifyStatic, {
+      root: assetsDir,
+      prefix: '/assets/',
+      index: false,
+      maxAge: 60_000,
+      // A directory, or a path that steps out with "..", is not an asset: the usual 404, where send says only 403
+      // "Forbidden".
+      allowedPath: path => !path.endsWith('/') && !path.split('/').includes('..')
+    })
+  }
 }
 
 export default consoleRoutes
