@@ -60,7 +60,8 @@ export class ReceiverTokens {
   }
 
   async mint (userId: string, topics: string[] | undefined, ttlSeconds: number): Promise<{ token: string, expiresAt: string }> {
-    const exp = Math.floor(Date.now() / 1000) + ttlSeconds
+    // exp is in whole seconds: rounded up, so the token lives at least ttlSeconds (down, a 1 s token could last 1 ms).
+    const exp = Math.ceil(Date.now() / 1000) + ttlSeconds
     const token = await new SignJWT(topics === undefined ? {} : { topics })
       .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
       .setSubject(userId)

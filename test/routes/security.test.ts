@@ -63,6 +63,12 @@ t.test('POST /tokens mints tokens with a default and a maximum lifetime', async 
   t.same(Object.keys(res.body), ['token', 'expiresAt'])
   const ttl = (Date.parse(res.body.expiresAt as string) - before) / 1000
   t.ok(ttl > 3590 && ttl <= 3601, `defaults to 3600 s (got ${ttl})`)
+  // Regression: exp was rounded down to the second, so ttlSeconds 1 gave a token that expired after 68-924 ms.
+  for (let i = 0; i < 5; i++) {
+    const issued = Date.now()
+    const short = await post(server, '/tokens', { userId: 'alice', ttlSeconds: 1 }, auth())
+    t.ok(Date.parse(short.body.expiresAt as string) - issued >= 1000, 'a token lives at least ttlSeconds')
+  }
   t.equal((await post(server, '/tokens', { userId: 'alice', ttlSeconds: 86400, topics: ['news', '*'] }, auth())).status, 200)
   const bad: Array<[object, string]> = [
     [{ userId: 'alice', ttlSeconds: 86401 }, 'body/ttlSeconds must be <= 86400'],
