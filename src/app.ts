@@ -88,6 +88,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     done()
   })
 
+  // Before any route: a route takes the error handler in place when it is made (/metrics among them).
+  await app.register(errorHandler)
   await app.register(connections, {
     maxBufferedBytes: config.maxBufferedBytes,
     redisUrl: config.redisUrl,
@@ -99,7 +101,6 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(metrics, { enabled: config.metrics, port: config.metricsPort, host: config.host })
   await app.register(cors, corsOptions(config.allowedOrigins))
   await app.register(loadShedding, { maxEventLoopDelayMs: config.shedEventLoopDelayMs, maxHeapUsedBytes: config.shedHeapUsedBytes })
-  await app.register(errorHandler)
   await app.register(openapi)
   await app.register(healthRoutes)
   await app.register(async (publisher) => {

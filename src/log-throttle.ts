@@ -20,8 +20,12 @@ export function throttled<Fields extends object> (app: FastifyInstance, write: (
     throttle.pending = null
     throttle.timer = setTimeout(flush, 1000, kind, throttle).unref()
   }
+  // What is still counted is written at shutdown: the last one's id may be the one a client quotes.
   app.addHook('onClose', async () => {
-    for (const throttle of throttles.values()) clearTimeout(throttle.timer)
+    for (const throttle of throttles.values()) {
+      clearTimeout(throttle.timer)
+      if (throttle.pending !== null) write(throttle.pending)
+    }
   })
   return (kind, fields) => {
     const throttle = throttles.get(kind)

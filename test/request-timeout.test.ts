@@ -1,6 +1,8 @@
 // A client that never finishes its request gets a 408 and is disconnected: it cannot hold a socket forever.
 import t from 'tap'
-import { listen, rawExchange } from './helper.js'
+import { once } from 'node:events'
+import { connect as tcpConnect } from 'node:net'
+import { listen, rawExchange, until } from './helper.js'
 
 t.test('a body that never arrives in full is answered 408 with a JSON error, and the socket is closed', async t => {
   const server = await listen(t, { requestTimeoutMs: 300 })
@@ -18,4 +20,26 @@ t.test('a body that never arrives in full is answered 408 with a JSON error, and
 t.test('the default gives a slow client 30 s for the whole request', async t => {
   const server = await listen(t)
   t.equal(server.app.server.requestTimeout, 30_000)
+})
+
+t.test('an error answered before its body arrived gets no 408 on top when the body never comes', async t => {
+  // Regression: a 401 or 415 went out at once, and the unread body's timeout then wrote a second, unrequested 408 on
+  // the same connection.
+  const server = await listen(t, { requestTimeoutMs: 300 })
+  const answer = await rawExchange(t, server, 'POST /send-message HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n0123456789')
+  t.match(answer, /^HTTP\/1\.1 415 /)
+  t.equal(answer.match(/HTTP\/1\.1 \d{3} /g)?.length, 1, 'one answer')
+
+  // When the body does come, the connection goes on as usual, and a later request that stalls gets its 408.
+  const { port } = new URL(server.url)
+  const socket = tcpConnect(Number(port), '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  let received = ''
+  socket.on('data', (chunk: Buffer) => { received += chunk.toString() })
+  socket.write('POST /send-message HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\n01234')
+  await until(() => received.includes('HTTP/1.1 415 '), 'the early 415')
+  socket.write('56789')
+  socket.write('POST /send-message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{')
+  await once(socket, 'close')
+  t.same(received.match(/HTTP\/1\.1 \d{3}/g), ['HTTP/1.1 415', 'HTTP/1.1 408'])
 })

@@ -65,6 +65,19 @@ const FRAMEWORK_MESSAGES: Record<string, (request: FastifyRequest) => string> = 
   FST_ERR_MAX_PARAM_LENGTH: request => `a path segment is longer than ${request.server.initialConfig.maxParamLength as number} characters (a user id is at most 64)`
 }
 
+/**
+ * Connections whose request was answered (an error) before its whole body arrived. Node goes on reading the body,
+ * and when it never comes, the request timeout fires: that request has had its answer and gets no 408 on top. Once
+ * the body is in, the connection serves the next request as usual.
+ */
+const earlyAnswered = new WeakSet<object>()
+
+function answeredEarly (request: IncomingMessage): void {
+  const socket = request.socket
+  earlyAnswered.add(socket)
+  request.once('end', () => { earlyAnswered.delete(socket) })
+}
+
 /** An answer written straight to the socket, for requests that never became a Fastify request; the socket is closed. */
 function rawAnswer (socket: Duplex, statusCode: number, message: string, headers: string): void {
   const body = JSON.stringify(errorBody(statusCode, message))
@@ -80,7 +93,7 @@ export function clientErrorHandler (options: { requestTimeoutMs: number, allowed
     const code = String(err.code)
     // A socket error (a reset), or a client that ended before its request was whole: nobody to answer.
     const timedOut = code === 'ERR_HTTP_REQUEST_TIMEOUT'
-    if ((!timedOut && !code.startsWith('HPE_')) || code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
+    if ((!timedOut && !code.startsWith('HPE_')) || code === 'HPE_INVALID_EOF_STATE' || !socket.writable || earlyAnswered.has(socket)) {
       socket.destroy()
       return
     }
@@ -115,6 +128,7 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
   })
   app.setErrorHandler((err: FastifyError & { expose?: boolean, headers?: Record<string, string> }, request, reply) => {
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+    if (!request.raw.complete) answeredEarly(request.raw)
     // As Fastify's own handler does: an error may carry headers for its answer (a 415's Accept-Encoding, a 503's
     // Retry-After).
     if (err.headers !== undefined && (statusCode < 500 || err.expose === true)) reply.headers(err.headers)

@@ -47,14 +47,18 @@ const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opts) => {
   // Browsers ask for it on every page load; the console has no icon, and a 404 shows as an error in their console.
   app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) => await reply.code(204).send())
   if (built) {
-    await app.register(fastifyStatic, {
-      root: assetsDir,
-      prefix: '/assets/',
-      index: false,
-      maxAge: 60_000,
-      // A directory, or a path that steps out with "..", is not an asset: the usual 404, where send says only 403
-      // "Forbidden".
-      allowedPath: path => !path.endsWith('/') && !path.split('/').includes('..')
+    await app.register(async (assets) => {
+      // A directory, a path that steps out with "..", or one spelt another way ("//", "/./") is not an asset: the
+      // usual 404, where @fastify/static says only 403 "Forbidden". Its only other error, a file that cannot be
+      // read, is no more of an asset.
+      assets.setErrorHandler((_err, _request, reply) => { reply.callNotFound() })
+      await assets.register(fastifyStatic, {
+        root: assetsDir,
+        prefix: '/assets/',
+        index: false,
+        maxAge: 60_000,
+        allowedPath: path => !path.endsWith('/')
+      })
     })
   }
 }

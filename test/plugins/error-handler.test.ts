@@ -118,6 +118,17 @@ t.test('refused requests are logged with their ids, a line a second at most per 
   t.notOk(logs.raw.some(line => /x{32}|k{32}|secret text|token=abc/.test(line)), 'no key, text or query string in any line')
 })
 
+t.test('refusals still counted at shutdown are written then', async t => {
+  // Regression: they were never written, and the id a client quotes might be among them.
+  const logs = new LogCapture()
+  const server = await listen(t, {}, logs)
+  for (let i = 0; i < 3; i++) await fetch(`${server.url}/no/such/route`)
+  const refusals = () => logs.lines.filter(line => line.msg === 'request refused')
+  t.match(refusals(), [{ refused: 1 }], 'one at once, two counted')
+  await server.app.close()
+  t.match(refusals(), [{ refused: 1 }, { refused: 2 }], 'written at shutdown')
+})
+
 t.test('a request Node cannot parse is answered in JSON that says what is wrong, with a request id, and logged', async t => {
   // Regression: Fastify's answers said only "Client Error", had no request id or CORS header, and were not logged.
   const logs = new LogCapture()

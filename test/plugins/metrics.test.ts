@@ -1,7 +1,7 @@
 // /metrics after a scripted workload, parsed with a real Prometheus text-format parser: counters match exactly.
 import t from 'tap'
 import parse from 'parse-prometheus-text-format'
-import { connect, listen, post, until, type Server } from '../helper.js'
+import { connect, listen, LogCapture, post, until, type Server } from '../helper.js'
 import { freePort } from '../redis-server.js'
 import { Registry } from 'prom-client'
 import { FastHistogram } from '../../src/plugins/metrics.js'
@@ -98,10 +98,14 @@ t.test('counters and gauges match a scripted workload exactly', async t => {
 
 t.test('with auth on, /metrics on the main port needs an API key', async t => {
   const key = 'metrics-reader-key-0123456789'
-  const server = await listen(t, { apiKeys: [key] })
+  const logs = new LogCapture()
+  const server = await listen(t, { apiKeys: [key] }, logs)
   const denied = await fetch(`${server.url}/metrics`)
   t.equal(denied.status, 401)
   t.equal(denied.headers.get('www-authenticate'), 'Bearer realm="pushwire"')
+  // Regression: the route was made before the error handler, so its refusals were never logged.
+  t.match(logs.find('request refused'), { statusCode: 401, route: '/metrics', reqId: denied.headers.get('x-request-id') })
+  t.same(await denied.json(), { statusCode: 401, error: 'Unauthorized', message: 'an API key is required for /metrics (or serve it on METRICS_PORT)' })
   t.ok((await scrape(server.url, { authorization: `Bearer ${key}` })).length > 0)
 })
 

@@ -43,7 +43,7 @@ t.test('GET / is the console page, locked to its own origin by its CSP', async t
   t.match(css.headers['content-type'], 'text/css')
   // Encoded, so the dots reach the static route instead of being resolved by the URL parser first.
   // Regression: a directory, or a path with ".." in it, was a 403 "Forbidden" that said nothing; it is not there.
-  for (const escape of ['/assets/..%2fsecret.json', '/assets/%2e%2e/secret.json', '/assets/%2e%2e%2fsecret.json', '/assets/../secret.json', '/assets/', '/assets/console/', '/assets/console']) {
+  for (const escape of ['/assets/..%2fsecret.json', '/assets/%2e%2e/secret.json', '/assets/%2e%2e%2fsecret.json', '/assets/../secret.json', '/assets/', '/assets/console/', '/assets/console', '/assets//console/app.js', '/assets/console//app.js', '/assets/..%5csecret.json', '/assets/x%00']) {
     const res = await app.inject(escape)
     t.equal(res.statusCode, 404, escape)
     t.match(res.json(), { statusCode: 404, error: 'Not Found', message: /^Route GET \/.* not found$/ }, escape)
