@@ -112,6 +112,8 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
   #state: State = 'connecting'
   /** Lets go of the current socket for close(): its later events are ignored. */
   #release: (() => void) | null = null
+  /** Ends the GET under way that asks why an upgrade failed. */
+  #abortProbe: (() => void) | null = null
   #token: string | undefined
   #needsToken: boolean
   #attempt = 0
@@ -126,7 +128,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
     checkOptions(options)
     this.url = channelUrl(options)
     this.#options = options
-    this.#token = options.token
+    this.#token = options.token === undefined ? undefined : tokenText(options.token)
     this.#needsToken = options.token === undefined && options.getToken !== undefined
     this.#recent = new RecentIds(options.dedupeWindow ?? 1000)
     // Listeners are attached by the caller right after connect() returns, before this first attempt runs.
@@ -147,6 +149,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
     clearTimeout(this.#retryTimer)
     clearTimeout(this.#stableTimer)
     this.#release?.()
+    this.#abortProbe?.()
     this.#finish(1000, 'client closed')
   }
 
@@ -155,7 +158,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
     if (this.#stopped) return
     try {
       if (this.#needsToken) {
-        this.#token = await (this.#options.getToken as () => string | Promise<string>)()
+        this.#token = tokenText(await (this.#options.getToken as () => unknown)())
         this.#needsToken = false
       }
     } catch (err) {
@@ -325,9 +328,19 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
   /** The answer to a plain GET of the channel URL: the server runs the same checks, then answers 426. */
   async #probe (): Promise<{ status: number, message: string, retryAfterMs: number } | null> {
     const headers: Record<string, string> = this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }
+    // A server that accepts the GET but never answers must not stall reconnecting for good, nor close() wait for it
+    // (an open fetch keeps a Node process alive).
+    const abort = new AbortController()
+    this.#abortProbe = () => { abort.abort() }
+    const timer = setTimeout(this.#abortProbe, this.#options.probeTimeoutMs ?? 5000)
+    const answer = await this.#get(headers, abort.signal)
+    clearTimeout(timer)
+    this.#abortProbe = null
+    return answer
+  }
+
+  async #get (headers: Record<string, string>, signal: AbortSignal): Promise<{ status: number, message: string, retryAfterMs: number } | null> {
     try {
-      // A server that accepts the GET but never answers must not stall reconnecting for good.
-      const signal = AbortSignal.timeout(this.#options.probeTimeoutMs ?? 5000)
       const res = await fetch(this.url.replace(/^ws/, 'http'), { headers, signal })
       // pushwire's error body says what was wrong; anything else (a proxy's page) is not shown.
       const body = await res.json().catch(() => null) as { message?: unknown } | null
@@ -362,6 +375,15 @@ function silence (timeoutMs: number, onSilence: () => void): Silence {
     },
     stop: () => { clearTimeout(timer) }
   }
+}
+
+/**
+ * A token as sent in the subprotocol: a backend's text answer often ends in a newline, which no subprotocol may hold
+ * (the WebSocket would not even open). Anything but non-blank text is refused with an error that says so.
+ */
+function tokenText (token: unknown): string {
+  if (typeof token !== 'string' || token.trim() === '') throw new TypeError(`expected a token, got ${typeof token === 'string' ? 'blank text' : String(token)}`)
+  return token.trim()
 }
 
 /** The longest wait a server's Retry-After is followed for. */
@@ -405,6 +427,9 @@ function checkOptions (options: ConnectOptions): void {
   if (options.topics !== undefined && !(Array.isArray(options.topics) && options.topics.every(isTopic))) {
     throw new TypeError(`connect: topics must be a list of topic names, each ${TOPIC_RULE}`)
   }
+  if (options.token !== undefined && (typeof options.token !== 'string' || options.token.trim() === '')) {
+    throw new TypeError('connect: token must be non-blank text')
+  }
   if (options.format !== undefined && options.format !== 'json' && options.format !== 'text') {
     throw new TypeError('connect: format must be "json" or "text"')
   }
@@ -421,6 +446,8 @@ function channelUrl (options: ConnectOptions): string {
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new TypeError(`connect: url must be http(s) or ws(s), got ${options.url}`)
   url.pathname = `${url.pathname.replace(/\/$/, '')}/ws/${encodeURIComponent(options.userId)}`
   url.search = ''
+  // A page's location.href may carry one; a WebSocket URL must not.
+  url.hash = ''
   if (options.topics !== undefined && options.topics.length > 0) url.searchParams.set('topics', options.topics.join(','))
   if (options.format === 'text') url.searchParams.set('format', 'text')
   return url.toString()

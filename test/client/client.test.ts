@@ -239,6 +239,10 @@ t.test('urls: http(s) map to ws(s), a path prefix is kept, bad options throw', a
     t.throws(() => connect({ url: 'http://h', userId: 'u', topics }), { name: 'TypeError', message: 'connect: topics must be a list of topic names, each 1-64 characters from A-Z a-z 0-9 _ - . :' }, JSON.stringify(topics))
   }
   t.throws(() => connect({ url: 'http://h', userId: 'u', format: 'xml' as never }), { name: 'TypeError', message: 'connect: format must be "json" or "text"' })
+  for (const token of ['', ' \n', 42 as never]) {
+    t.throws(() => connect({ url: 'http://h', userId: 'u', token }), { name: 'TypeError', message: 'connect: token must be non-blank text' }, JSON.stringify(token))
+  }
+  t.equal(url({ url: 'http://h/app#section' }), 'ws://h/app/ws/u', "a page's location.href may carry a fragment; a WebSocket URL must not")
 })
 
 t.test('uses the global WebSocket when there is one (browsers, Node 22), else ws', async t => {

@@ -5,6 +5,7 @@ import t from 'tap'
 import type { MessageFrame } from '../../src/client/index.js'
 import { fast, start } from './recorder.js'
 import { scripted } from './scripted.js'
+import { until } from '../helper.js'
 
 const frame = (id: string): string => JSON.stringify({ type: 'message', id, sender: 'bob', receiver: 'alice', message: `m-${id}`, sentAt: new Date().toISOString() })
 
@@ -79,6 +80,23 @@ t.test('getToken is asked before the first connect when no token is given, and a
   await events.nth('open', 1)
   t.same(events.names(), ['error', 'reconnecting', 'open'])
   t.same(server.offered, ['pushwire.heartbeat,pushwire,bearer.from-getToken'])
+})
+
+t.test('a getToken that gives no token is an error and retried; a token ending in a newline is trimmed', async t => {
+  // Regression: undefined was sent as the token "undefined" and refused in a loop without an error event, and the
+  // README's getToken, a backend's text() with its newline, could not even open a WebSocket.
+  const server = await scripted(t, [])
+  const answers: unknown[] = [undefined, '  \n', 'from-backend\n']
+  const { events } = start(t, server.url, { getToken: async () => answers.shift() as string })
+  t.same([(await events.nth('error', 1)).message, (await events.nth('error', 2)).message], [
+    'getToken failed: expected a token, got undefined',
+    'getToken failed: expected a token, got blank text'
+  ])
+  await events.nth('open', 1)
+  t.same(server.offered, ['pushwire.heartbeat,pushwire,bearer.from-backend'])
+  const given = start(t, server.url, { token: ' given\n' })
+  await given.events.nth('open', 1)
+  t.same(server.offered.slice(1), ['pushwire.heartbeat,pushwire,bearer.given'])
 })
 
 t.test('a message repeated across a reconnect is delivered once', async t => {
@@ -193,4 +211,20 @@ t.test('a server that never answers the GET after a refused upgrade does not sta
   t.equal((await events.nth('reconnecting', 2)).code, 1006, 'retried after each unanswered GET')
   t.equal(hung.size, 2, 'two GETs asked, neither answered')
   t.equal(client.state, 'reconnecting')
+})
+
+t.test('close() ends a GET under way that asks why an upgrade failed', async t => {
+  // Regression: the GET went on until probeTimeoutMs, and kept a Node process alive that long after close().
+  const hung: Array<import('node:http').ServerResponse> = []
+  const server = createServer((_request, response) => { hung.push(response) })
+  server.on('upgrade', (_request, socket) => socket.destroy())
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const { client } = start(t, `http://127.0.0.1:${(server.address() as { port: number }).port}`, { probeTimeoutMs: 2 ** 31 - 1 })
+  await until(() => hung.length === 1, 'the GET is under way')
+  const ended = once(hung[0] as import('node:http').ServerResponse, 'close')
+  client.close()
+  await ended
+  t.equal(client.state, 'closed')
 })
