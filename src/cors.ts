@@ -4,7 +4,9 @@ import type { FastifyCorsOptions } from '@fastify/cors'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AllowedOrigins } from './config.js'
 
-const METHODS = 'GET, POST'
+// Every method the router knows, though the routes take only GET and POST: a page that sends another then reads the
+// 405 and its Allow header, where a refused preflight would leave it an opaque network error.
+const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE'
 const ALLOWED_HEADERS = 'Content-Type, Authorization, X-Request-Id'
 // Without these a page's fetch() could not read the id to quote, when to retry, its rate-limit budget, why a key or
 // token was refused, or which methods a path takes. One string: @fastify/cors joins a list again on every request.

@@ -22,6 +22,16 @@ t.test('open by default: any origin passes the preflight', async t => {
   t.equal(post.headers.get('access-control-allow-origin'), '*')
 })
 
+t.test('a page that sends a method no route takes passes the preflight and reads the 405', async t => {
+  // Regression: the preflight allowed GET and POST only, so a page's PUT was a network error instead of this answer.
+  const server = await listen(t)
+  const origin = 'https://page.example.com'
+  const pre = await fetch(`${server.url}/send-message`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'PUT' } })
+  t.match(pre.headers.get('access-control-allow-methods'), /\bPUT\b/)
+  const put = await fetch(`${server.url}/send-message`, { method: 'PUT', headers: { origin } })
+  t.same([put.status, put.headers.get('access-control-allow-origin'), put.headers.get('allow')], [405, '*', 'POST, OPTIONS'])
+})
+
 t.test('with ALLOWED_ORIGINS only the listed origins are allowed', async t => {
   const server = await listen(t, { allowedOrigins: ['https://app.example.com'] })
   const allowed = await preflight(server.url, 'https://app.example.com')
@@ -56,7 +66,7 @@ t.test('a URL the router cannot take still answers a page: its preflight passes 
     })
     t.equal(pre.status, 204, `${path}: the preflight passes`)
     t.equal(pre.headers.get('access-control-allow-origin'), 'https://app.example.com')
-    t.equal(pre.headers.get('access-control-allow-methods'), 'GET, POST')
+    t.equal(pre.headers.get('access-control-allow-methods'), 'GET, HEAD, POST, PUT, PATCH, DELETE')
     t.equal(pre.headers.get('access-control-allow-headers'), 'Content-Type, Authorization, X-Request-Id')
     t.equal(pre.headers.get('access-control-max-age'), '600')
     t.match(pre.headers.get('vary'), /origin/i)
