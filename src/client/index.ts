@@ -278,7 +278,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
     if (typeof frame !== 'object' || frame === null) return
     if (frame.type === 'heartbeat') return usableInterval(frame.intervalMs)
     if (frame.type === 'error') {
-      this.emit('error', new PushwireError(`server: ${String(frame.message)}`, false))
+      this.emit('error', new PushwireError(typeof frame.message === 'string' ? `server: ${frame.message}` : 'the server sent an error frame without a message', false))
       return
     }
     if (frame.type !== 'message' || typeof frame.id !== 'string') return // a frame type newer than this client
@@ -394,7 +394,8 @@ const MAX_RETRY_AFTER_MS = 5 * 60_000
  * be refused again, and the probe of each refusal spends the same budget. A date form is left to the backoff.
  */
 function retryAfterMs (header: string | null): number {
-  return /^\d{1,6}$/.test(header ?? '') ? Math.min(Number(header) * 1000, MAX_RETRY_AFTER_MS) : 0
+  const seconds = header?.trim() ?? ''
+  return /^\d{1,6}$/.test(seconds) ? Math.min(Number(seconds) * 1000, MAX_RETRY_AFTER_MS) : 0
 }
 
 /** The longest delay a timer takes: a longer one, like Infinity, NaN or 0, fires at once, in browsers and Node alike. */

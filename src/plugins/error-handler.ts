@@ -34,9 +34,15 @@ export function errorBody (statusCode: number, message: string) {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message }
 }
 
-function clientMessage (err: FastifyError, contentType: string | undefined): string {
+function clientMessage (err: FastifyError, request: FastifyRequest): string {
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const contentType = request.headers['content-type']
     return `Content-Type must be application/json (got ${contentType === undefined ? 'none' : JSON.stringify(contentType)})`
+  }
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    // Only /send-batch has a limit of its own.
+    const setting = request.routeOptions.url === '/send-batch' ? 'BATCH_BODY_LIMIT' : 'BODY_LIMIT'
+    return `the body is over ${request.routeOptions.bodyLimit} bytes (${setting})`
   }
   return err.message
 }
@@ -101,7 +107,7 @@ export function clientErrorHandler (options: { requestTimeoutMs: number, allowed
     const [statusCode, message] = timedOut
       ? [408, `the request did not arrive in full within ${options.requestTimeoutMs} ms (REQUEST_TIMEOUT_MS)`]
       : code === 'HPE_HEADER_OVERFLOW'
-        ? [431, `the request headers are over ${maxHeaderSize} bytes`]
+        ? [431, `the request line and headers are over ${maxHeaderSize} bytes`]
         : [400, `malformed HTTP request: ${err.reason as string}`]
     const id = randomUUID()
     this.logRefusal({ id, method: '-', ip: (socket as Duplex & { remoteAddress?: string }).remoteAddress }, statusCode, 'unmatched')
@@ -140,7 +146,7 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
     }
     // Not a client that went away mid-request: nobody was refused, and nobody reads the answer.
     if (!request.raw.socket.destroyed) app.logRefusal(request, statusCode, request.routeOptions.url ?? 'unmatched')
-    return reply.code(statusCode).send(errorBody(statusCode, clientMessage(err, request.headers['content-type'])))
+    return reply.code(statusCode).send(errorBody(statusCode, clientMessage(err, request)))
   })
 
   app.setNotFoundHandler((request, reply) => {

@@ -119,6 +119,7 @@ t.test('error frames, non-JSON frames and unknown frame types', async t => {
     socket.send('{"type":"presence-v2","id":"x"}')
     // Regression: the JSON frame null threw from the socket's listener, an uncaught exception that ended the process.
     for (const other of ['null', '42', '"text"', '[1]', 'true']) socket.send(other)
+    socket.send('{"type":"error"}')
     socket.send(frame('after'))
   }])
   const { events } = start(t, server.url)
@@ -126,7 +127,9 @@ t.test('error frames, non-JSON frames and unknown frame types', async t => {
   const errors = events.log.filter(([name]) => name === 'error').map(([, e]) => e as Error & { fatal: boolean })
   t.same(errors.map(e => [e.message, e.fatal]), [
     ['server: receive-only: send with POST /send-message', false],
-    ['the server sent a frame that is not JSON', false]
+    ['the server sent a frame that is not JSON', false],
+    // Regression: it said "server: undefined".
+    ['the server sent an error frame without a message', false]
   ], 'the unknown type is ignored')
 })
 
@@ -182,7 +185,7 @@ t.test('refused upgrades behind something that is not pushwire: the status decid
 
 t.test('a refusal with Retry-After (a rate limit) waits at least that long; up to 5 minutes, in seconds only', async t => {
   // Regression: the client retried on its own backoff, into the same limit, each probe spending more of it.
-  const answers = ['2', 'soon', '86400']
+  const answers = [' 2 ', 'soon', '86400']
   const server = createServer((_request, response) => {
     response.writeHead(429, { 'content-type': 'application/json', 'retry-after': answers.shift() as string }).end('{"message":"slow down"}')
   })
@@ -193,7 +196,7 @@ t.test('a refusal with Retry-After (a rate limit) waits at least that long; up t
   // No wait at all between attempts but the server's, which this test then skips by closing.
   const { client, events } = start(t, `http://127.0.0.1:${(server.address() as { port: number }).port}`, { initialDelayMs: 1, maxDelayMs: 1 })
   const first = await events.nth('reconnecting', 1)
-  t.ok(first.delayMs >= 2000, `Retry-After: 2 is waited (${first.delayMs} ms)`)
+  t.ok(first.delayMs >= 2000, `Retry-After: 2 is waited, spaces around it allowed (${first.delayMs} ms)`)
   client.close()
   const second = start(t, `http://127.0.0.1:${(server.address() as { port: number }).port}`, { initialDelayMs: 1, maxDelayMs: 1 })
   t.equal((await second.events.nth('reconnecting', 1)).delayMs, 0, 'a Retry-After that is no number of seconds is ignored')

@@ -137,7 +137,7 @@ t.test('a request Node cannot parse is answered in JSON that says what is wrong,
     ['GARBAGE /health HTTP/1.1\r\n\r\n', 400, 'malformed HTTP request: Invalid method encountered'],
     ['GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n', 400, 'malformed HTTP request: Invalid header token'],
     ['GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', 400, 'malformed HTTP request: Duplicate Content-Length'],
-    [`GET /health HTTP/1.1\r\nHost: x\r\nOrigin: https://page.example.com\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'the request headers are over 16384 bytes']
+    [`GET /health HTTP/1.1\r\nHost: x\r\nOrigin: https://page.example.com\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'the request line and headers are over 16384 bytes']
   ]
   for (const [request, statusCode, message] of cases) {
     const answer = await rawExchange(t, server, request)
