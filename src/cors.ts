@@ -4,9 +4,11 @@ import type { FastifyCorsOptions } from '@fastify/cors'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AllowedOrigins } from './config.js'
 
-// Every method the router knows, though the routes take only GET and POST: a page that sends another then reads the
-// 405 and its Allow header, where a refused preflight would leave it an opaque network error.
-const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE'
+/** The methods a route may be made for; the 404 handler looks each up to tell a 405 from a 404. */
+export const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
+// Every one of them, though the routes take only GET and POST: a page that sends another then reads the 405 and its
+// Allow header, where a refused preflight would leave it an opaque network error.
+const METHODS = ROUTED_METHODS.join(', ')
 const ALLOWED_HEADERS = 'Content-Type, Authorization, X-Request-Id'
 // Without these a page's fetch() could not read the id to quote, when to retry, its rate-limit budget, why a key or
 // token was refused, or which methods a path takes. One string: @fastify/cors joins a list again on every request.

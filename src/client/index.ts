@@ -128,7 +128,8 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
     checkOptions(options)
     this.url = channelUrl(options)
     this.#options = options
-    this.#token = options.token === undefined ? undefined : tokenText(options.token)
+    // Checked above: non-blank text when given.
+    this.#token = options.token?.trim()
     this.#needsToken = options.token === undefined && options.getToken !== undefined
     this.#recent = new RecentIds(options.dedupeWindow ?? 1000)
     // Listeners are attached by the caller right after connect() returns, before this first attempt runs.

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AllowedOrigins } from '../config.js'
-import { rawCorsHeaders } from '../cors.js'
+import { rawCorsHeaders, ROUTED_METHODS } from '../cors.js'
 import { throttled } from '../log-throttle.js'
 import { requestId } from '../request-id.js'
 
@@ -114,8 +114,6 @@ export function clientErrorHandler (options: { requestTimeoutMs: number, allowed
     rawAnswer(socket, statusCode, message, `x-request-id: ${id}\r\n${rawCorsHeaders(options.allowedOrigins)}`)
   }
 }
-
-const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
 
 async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
   // Every 4xx, so that the id a client quotes can be found, and a client retrying a bad key in a loop is seen. Ids
