@@ -147,7 +147,17 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
     return reply.code(statusCode).send(errorBody(statusCode, clientMessage(err, request)))
   })
 
-  app.setNotFoundHandler((request, reply) => {
+  // Requests no route took, counted once answered: by the handler below, or by a hook before it (shedding, shutdown).
+  // Its own scope, so no routed request pays for the hook.
+  await app.register(async (unmatched) => {
+    unmatched.addHook('onResponse', (request, reply, done) => {
+      app.metrics.unmatched(request.method, reply.statusCode, reply.elapsedTime / 1000)
+      done()
+    })
+    unmatched.setNotFoundHandler(notFound)
+  })
+
+  function notFound (request: FastifyRequest, reply: FastifyReply): FastifyReply {
     // Only the path goes back: a query string may hold something that should not be echoed.
     const path = request.url.split('?', 1)[0] as string
     // A path that exists under other methods is a 405 with Allow (RFC 9110), so `curl /send-message` says to POST.
@@ -155,14 +165,13 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
     // found nothing (a static file that is not there) is a 404.
     const allowed = ROUTED_METHODS.filter(method => app.findRoute({ method, url: path }) !== null)
     const wrongMethod = allowed.length > 0 && !allowed.includes(request.method)
-    app.metrics.unmatched(request.method, wrongMethod ? 405 : 404, reply.elapsedTime / 1000)
     app.logRefusal(request, wrongMethod ? 405 : 404, 'unmatched')
     if (wrongMethod) {
       return reply.code(405).header('allow', [...allowed, 'OPTIONS'].join(', '))
         .send(errorBody(405, `${request.method} is not allowed on ${path}: it takes ${allowed.join(' or ')}`))
     }
     return reply.code(404).send(errorBody(404, `Route ${request.method} ${path} not found`))
-  })
+  }
 }
 
 export default fp(errorHandlerPlugin, { name: 'error-handler', fastify: '5.x' })

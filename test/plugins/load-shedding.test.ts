@@ -36,6 +36,11 @@ t.test('shedding logs a line a second at most, with how many requests it refused
   // Each refusal is counted where every answer is, whatever the log says.
   const metrics = await (await fetch(`${server.url}/metrics`)).text()
   t.match(metrics, /^pushwire_http_request_duration_seconds_count\{method="POST",route="\/send-message",status_code="503"\} 6$/m)
+  // Regression: a shed POST to a path with no route was counted nowhere (the 404 handler, where unmatched requests
+  // were counted, never ran).
+  t.equal((await post(server, '/send-mesage', { sender: 'a', receiver: 'b', message: 'x' })).status, 503)
+  const after = await (await fetch(`${server.url}/metrics`)).text()
+  t.match(after, /^pushwire_http_request_duration_seconds_count\{method="POST",route="unmatched",status_code="503"\} 1$/m)
 })
 
 t.test('a lagging event loop sheds POSTs too, and says so', async t => {
