@@ -22,9 +22,9 @@ export function httpError (statusCode: number, message: string): Error & { statu
   return Object.assign(new Error(message), { statusCode, expose: true as const })
 }
 
-/** A 503 for an outage that passes by itself (Redis away), with when to retry. */
-export function unavailable (message: string): Error & { statusCode: number, expose: true, headers: Record<string, string> } {
-  return Object.assign(httpError(503, message), { headers: { 'retry-after': '1' } })
+/** A 503 for an outage that passes by itself (Redis away, load shed), with when to retry. */
+export function unavailable (message: string, retryAfterSeconds = 1): Error & { statusCode: number, expose: true, headers: Record<string, string> } {
+  return Object.assign(httpError(503, message), { headers: { 'retry-after': String(retryAfterSeconds) } })
 }
 
 /** What a refusal's log line names: a request, or what is known of one Node could not parse. */
@@ -56,12 +56,17 @@ export function frameworkError (err: FastifyError, request: FastifyRequest, repl
   const message = FRAMEWORK_MESSAGES[String(err.code)]
   // The only other one is a failed async route constraint: the server's fault, said as the error handler says it.
   if (message === undefined) {
-    request.log.error({ err }, 'request failed')
-    reply.code(500).send(errorBody(500, 'Internal Server Error'))
+    internalError(err, 500, request, reply)
     return
   }
   request.server.logRefusal(request, 400, 'unmatched')
   reply.code(400).send(errorBody(400, message(request)))
+}
+
+/** The server's own fault: logged in full, and said to the client in nothing but its status. */
+function internalError (err: Error, statusCode: number, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  request.log.error({ err, method: request.method, url: request.routeOptions.url, params: request.params }, 'request failed')
+  return reply.code(statusCode).send(errorBody(statusCode, 'Internal Server Error'))
 }
 
 const FRAMEWORK_MESSAGES: Record<string, (request: FastifyRequest) => string> = {
@@ -138,10 +143,7 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
     if (err.headers !== undefined && (statusCode < 500 || err.expose === true)) reply.headers(err.headers)
     // A 503 raised on purpose (Redis away, shutting down) says why; anything else 5xx says nothing.
     if (statusCode === 503 && err.expose === true) return reply.code(503).send(errorBody(503, err.message))
-    if (statusCode >= 500) {
-      request.log.error({ err, method: request.method, url: request.routeOptions.url, params: request.params }, 'request failed')
-      return reply.code(statusCode).send(errorBody(statusCode, 'Internal Server Error'))
-    }
+    if (statusCode >= 500) return internalError(err, statusCode, request, reply)
     // Not a client that went away mid-request: nobody was refused, and nobody reads the answer.
     if (!request.raw.socket.destroyed) app.logRefusal(request, statusCode, request.routeOptions.url ?? 'unmatched')
     return reply.code(statusCode).send(errorBody(statusCode, clientMessage(err, request)))

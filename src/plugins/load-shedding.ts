@@ -5,7 +5,7 @@ import underPressure from '@fastify/under-pressure'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { throttled } from '../log-throttle.js'
-import { httpError } from './error-handler.js'
+import { unavailable } from './error-handler.js'
 
 export const RETRY_AFTER_SECONDS = 5
 
@@ -54,9 +54,8 @@ async function loadSheddingPlugin (app: FastifyInstance, opts: { maxEventLoopDel
     const [type, value] = opts.maxEventLoopDelayMs > 0 && eventLoopDelay > opts.maxEventLoopDelayMs
       ? ['eventLoopDelay', eventLoopDelay] as const
       : ['heapUsedBytes', heapUsed] as const
-    reply.header('retry-after', RETRY_AFTER_SECONDS)
     report('shed', { type, value })
-    done(httpError(503, `overloaded (${type}): nothing was sent; retry in ${RETRY_AFTER_SECONDS} s`))
+    done(unavailable(`overloaded (${type}): nothing was sent; retry in ${RETRY_AFTER_SECONDS} s`, RETRY_AFTER_SECONDS))
   })
 }
 
