@@ -57,6 +57,14 @@ t.test('"." and ".." are no user ids: a URL resolves them as path steps, so no b
   t.match(await rawExchange(t, server, 'GET /ws/... HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 426 /, 'three dots are an id like any other')
 })
 
+t.test('permessage-deflate is never negotiated, even when the client offers it (README: Compression)', async t => {
+  const server = await listen(t)
+  const ws = new WebSocket(`${server.wsUrl}/ws/deflate`, { perMessageDeflate: true })
+  t.teardown(() => ws.terminate())
+  await once(ws, 'open')
+  t.equal(ws.extensions, '', 'the 101 names no extension')
+})
+
 t.test('a plain GET without an upgrade is told to upgrade (426)', async t => {
   const server = await listen(t)
   const res = await fetch(`${server.url}/ws/alice`)
