@@ -1,7 +1,5 @@
 // The ?topics= list of a WebSocket connection: comma-separated names, at most 32, checked before the upgrade.
-import { isTopic, TOPIC_RULE } from './client/names.js'
-
-export const MAX_TOPICS_PER_CONNECTION = 32
+import { isTopic, MAX_TOPICS_PER_CONNECTION, TOPIC_RULE } from './client/names.js'
 
 /** Parses "news,orders-42" into distinct names, or says what is wrong with it. */
 export function parseTopicList (raw: string | undefined): { topics: string[] } | { error: string } {

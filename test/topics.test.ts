@@ -1,5 +1,6 @@
 import t from 'tap'
-import { MAX_TOPICS_PER_CONNECTION, parseTopicList } from '../src/topics.js'
+import { MAX_TOPICS_PER_CONNECTION } from '../src/client/names.js'
+import { parseTopicList } from '../src/topics.js'
 
 t.test('parses, dedupes and checks a ?topics= list', async t => {
   t.same(parseTopicList(undefined), { topics: [] })

@@ -3,7 +3,7 @@
 import { Emitter } from './emitter.js'
 import { afterClose, afterRefusal, backoffDelay, type Action } from './policy.js'
 import { RecentIds } from './recent-ids.js'
-import { isTopic, isUserId, TOPIC_RULE, USER_ID_RULE } from './names.js'
+import { isTopic, isUserId, MAX_TOPICS_PER_CONNECTION, TOPIC_RULE, USER_ID_RULE } from './names.js'
 
 export { afterClose, afterRefusal, backoffDelay } from './policy.js'
 
@@ -428,6 +428,10 @@ function checkOptions (options: ConnectOptions): void {
   }
   if (options.topics !== undefined && !(Array.isArray(options.topics) && options.topics.every(isTopic))) {
     throw new TypeError(`connect: topics must be a list of topic names, each ${TOPIC_RULE}`)
+  }
+  const distinct = new Set(options.topics).size
+  if (distinct > MAX_TOPICS_PER_CONNECTION) {
+    throw new TypeError(`connect: topics holds ${distinct} topics; a connection may hold at most ${MAX_TOPICS_PER_CONNECTION}`)
   }
   if (options.token !== undefined && (typeof options.token !== 'string' || options.token.trim() === '')) {
     throw new TypeError('connect: token must be non-blank text')

@@ -10,6 +10,8 @@ export const TOPIC_CHAR = '[A-Za-z0-9_.:\\-]'
 export const TOPIC_PATTERN = `^${TOPIC_CHAR}+$`
 export const NAME_MAX_LENGTH = 64
 export const TOPIC_RULE = '1-64 characters from A-Z a-z 0-9 _ - . :'
+/** Distinct topics one connection may hold (the server's ?topics= check, and the client's before it connects). */
+export const MAX_TOPICS_PER_CONNECTION = 32
 export const USER_ID_CHARS_PATTERN = `^${USER_ID_CHAR}+$`
 /**
  * Not "." or "..": every URL parser (browsers, curl, ws, fetch) resolves /ws/.. as a path step, so such a user

@@ -119,7 +119,7 @@ t.test('a 401 at upgrade refreshes the token through getToken', async t => {
   t.equal(calls, 1)
 })
 
-t.test('a 401 at upgrade without getToken gives up; a 400 stops for good', async t => {
+t.test('a 401 at upgrade without getToken gives up; a 404 stops for good', async t => {
   const server = await listen(t, secure)
   const noToken = start(t, server.url)
   const error = await noToken.events.nth('error', 1)
@@ -128,10 +128,10 @@ t.test('a 401 at upgrade without getToken gives up; a 400 stops for good', async
   t.equal(noToken.client.state, 'closed')
 
   const open = await listen(t)
-  // One topic over the server's limit: a 400 that only the server knows to give.
-  const badTopic = start(t, open.url, { topics: Array.from({ length: 33 }, (_, i) => `t${i}`) })
-  t.match((await badTopic.events.nth('error', 1)).message, /^upgrade refused with HTTP 400 \(querystring\/topics has 33 topics.*\): not reconnecting$/)
-  t.equal(badTopic.events.count('reconnecting'), 0)
+  // A base URL with a path the server does not have (the client checks everything that would be a 400 itself).
+  const wrongPath = start(t, `${open.url}/push`)
+  t.match((await wrongPath.events.nth('error', 1)).message, /^upgrade refused with HTTP 404 \(.*\): not reconnecting$/)
+  t.equal(wrongPath.events.count('reconnecting'), 0)
 })
 
 t.test('a refused upgrade that passes on a plain GET (429: too many connections) is retried', async t => {
@@ -238,6 +238,10 @@ t.test('urls: http(s) map to ws(s), a path prefix is kept, bad options throw', a
   for (const topics of [['a,b'], [''], ['news', 'a b'], ['x'.repeat(65)], 'news' as never]) {
     t.throws(() => connect({ url: 'http://h', userId: 'u', topics }), { name: 'TypeError', message: 'connect: topics must be a list of topic names, each 1-64 characters from A-Z a-z 0-9 _ - . :' }, JSON.stringify(topics))
   }
+  // Regression: 33 topics passed the check, and every connect then failed with the server's 400.
+  const topics = (n: number): string[] => Array.from({ length: n }, (_, i) => `t${i}`)
+  t.throws(() => connect({ url: 'http://h', userId: 'u', topics: topics(33) }), { name: 'TypeError', message: 'connect: topics holds 33 topics; a connection may hold at most 32' })
+  t.doesNotThrow(() => { connect({ url: 'http://127.0.0.1:1', userId: 'u', initialDelayMs: 60_000, topics: [...topics(32), 't0'] }).close() }, '32 distinct topics, one repeated')
   t.throws(() => connect({ url: 'http://h', userId: 'u', format: 'xml' as never }), { name: 'TypeError', message: 'connect: format must be "json" or "text"' })
   for (const token of ['', ' \n', 42 as never]) {
     t.throws(() => connect({ url: 'http://h', userId: 'u', token }), { name: 'TypeError', message: 'connect: token must be non-blank text' }, JSON.stringify(token))
