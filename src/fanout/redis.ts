@@ -110,11 +110,14 @@ export class RedisFanout implements Fanout {
     return !this.#closing && !this.#stalled && !this.#wrongDatabase && this.#pub.status === 'ready' && this.#sub.status === 'ready'
   }
 
-  /** Resolves once both connections are ready, or after `timeoutMs` (the node then starts not ready). */
-  async started (timeoutMs: number): Promise<boolean> {
+  /**
+   * Once both connections are ready, or Redis refused REDIS_URL's database (no wait can fix that), or after
+   * `timeoutMs`: the node then starts not ready.
+   */
+  async started (timeoutMs: number): Promise<'ready' | 'wrong database' | 'unreachable'> {
     const deadline = Date.now() + timeoutMs
-    while (!this.ready && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
-    return this.ready
+    while (!this.ready && !this.#wrongDatabase && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+    return this.ready ? 'ready' : this.#wrongDatabase ? 'wrong database' : 'unreachable'
   }
 
   send (userId: string, message: OutgoingMessage): Promise<number> { return this.#publish(USER + userId, message) }

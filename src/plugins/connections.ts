@@ -46,8 +46,10 @@ async function connectionsPlugin (app: FastifyInstance, opts: ConnectionsOptions
   app.addHook('onClose', async () => { await fanout.close() })
   // Start serving even if Redis is not up yet: /ready says 503 until it is, and ioredis keeps trying.
   // (The node id is in every log line already: logger.ts binds it in cluster mode.)
-  if (!await fanout.started(3000)) app.log.error('redis not reachable yet; /ready answers 503 until it is')
-  else app.log.info('cluster mode: sharing receivers through redis')
+  // A refused database was logged when Redis refused it.
+  const started = await fanout.started(3000)
+  if (started === 'unreachable') app.log.error('redis not reachable yet; /ready answers 503 until it is')
+  else if (started === 'ready') app.log.info('cluster mode: sharing receivers through redis')
 }
 
 export default fp(connectionsPlugin, { name: 'connections', fastify: '5.x' })
