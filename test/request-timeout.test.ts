@@ -2,6 +2,7 @@
 import t from 'tap'
 import { once } from 'node:events'
 import { connect as tcpConnect } from 'node:net'
+import { timeoutCheckInterval } from '../src/app.js'
 import { listen, rawExchange, until } from './helper.js'
 
 t.test('a body that never arrives in full is answered 408 with a JSON error, and the socket is closed', async t => {
@@ -15,6 +16,12 @@ t.test('a body that never arrives in full is answered 408 with a JSON error, and
   t.same(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), { statusCode: 408, error: 'Request Timeout', message: 'the request did not arrive in full within 300 ms (REQUEST_TIMEOUT_MS)' })
   // Not a speed figure: without the checking interval this took 90 s.
   t.ok(Date.now() - started < 10_000, 'answered within seconds, not at Node\'s 30 s check')
+})
+
+t.test('requests are checked against their timeout often enough for a 408 at most 10 % (and 1 s) late', async t => {
+  // Regression: the check ran every timeout (at most every second), so a 1 s timeout answered after up to 2 s.
+  const cases = [[1, 10], [300, 30], [1000, 100], [9999, 1000], [30_000, 1000], [3_600_000, 1000]]
+  t.same(cases.map(([timeout]) => [timeout, timeoutCheckInterval(timeout as number)]), cases)
 })
 
 t.test('the default gives a slow client 30 s for the whole request', async t => {
