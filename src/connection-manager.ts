@@ -44,8 +44,8 @@ export class Connection {
 export interface ConnectionManagerOptions {
   /** A socket with more than this many bytes queued is a slow consumer: it is closed with 1013. */
   maxBufferedBytes: number
-  /** Told after a slow consumer was unregistered and closed. */
-  onSlowConsumer?: (connection: Connection) => void
+  /** Told after a slow consumer was unregistered and closed, with its unread bytes and the frame that did not fit. */
+  onSlowConsumer?: (connection: Connection, queuedBytes: number) => void
 }
 
 export class ConnectionManager {
@@ -53,7 +53,7 @@ export class ConnectionManager {
   readonly #byTopic = new Map<string, Set<Connection>>()
   readonly #all = new Set<Connection>()
   readonly #maxBufferedBytes: number
-  readonly #onSlowConsumer: (connection: Connection) => void
+  readonly #onSlowConsumer: (connection: Connection, queuedBytes: number) => void
   /** Every frame ever written; a plain number so the hot path pays nothing for metrics. */
   framesWritten = 0
 
@@ -140,8 +140,9 @@ export class ConnectionManager {
     if (socket.readyState !== WebSocket.OPEN) return false
     // Checked before writing, so a frame counted as written is one the socket will really flush.
     if (this.#wouldOverflow(socket, frame)) {
+      const queuedBytes = socket.bufferedAmount + frame.length
       this.close(connection, CLOSE.slowConsumer)
-      this.#onSlowConsumer(connection)
+      this.#onSlowConsumer(connection, queuedBytes)
       return false
     }
     writeFrame(socket, frame, fanOut)

@@ -1,6 +1,7 @@
 // The real process: start-up, configuration errors, and graceful shutdown on SIGTERM and SIGINT.
 import { once } from 'node:events'
-import { createServer, type AddressInfo } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { spawnServer, startServer } from './process.js'
@@ -18,6 +19,26 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     t.match(server.stdout(), `"signal":"${signal}","msg":"shutting down"`)
   })
 }
+
+t.test('a client that never answers the close frame is cut off at shutdown, and its close is logged too', async t => {
+  // Regression: the process exited as soon as it cut such clients off, before their close events ran, so the log
+  // had no "ws closed" line for them.
+  const server = await startServer({ SHUTDOWN_TIMEOUT_MS: '5000' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const polite = new WebSocket(`${server.wsUrl}/ws/alice`)
+  await once(polite, 'open')
+  const { port } = new URL(server.url)
+  const silent = connect(Number(port), '127.0.0.1')
+  t.teardown(() => silent.destroy())
+  silent.write(`GET /ws/mute HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n\r\n`)
+  const [answer] = await once(silent, 'data') as [Buffer]
+  t.match(answer.toString(), /^HTTP\/1\.1 101 /)
+  silent.on('data', () => {}) // reads the close frame, never answers it
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+  const closes = server.stdout().split('\n').filter(line => line.includes('"msg":"ws closed"'))
+  t.same(closes.map(line => [JSON.parse(line).userId, JSON.parse(line).code]).sort(), [['alice', 1001], ['mute', 1001]])
+})
 
 t.test('the service answers on the port it was given, with JSON logs when stdout is not a TTY', async t => {
   const server = await startServer({ LOG_LEVEL: 'debug' })

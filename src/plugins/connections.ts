@@ -21,9 +21,9 @@ type ConnectionsOptions = Pick<Config, 'maxBufferedBytes' | 'redisUrl' | 'nodeId
 async function connectionsPlugin (app: FastifyInstance, opts: ConnectionsOptions): Promise<void> {
   const connections = new ConnectionManager({
     maxBufferedBytes: opts.maxBufferedBytes,
-    onSlowConsumer: ({ id, userId, socket }) => {
+    onSlowConsumer: ({ id, userId }, queuedBytes) => {
       app.metrics.slowConsumerClosed()
-      app.log.warn({ connId: id, userId, bufferedBytes: socket.bufferedAmount, code: CLOSE.slowConsumer.code }, 'slow consumer closed')
+      app.log.warn({ connId: id, userId, queuedBytes, code: CLOSE.slowConsumer.code }, 'slow consumer closed')
     }
   })
   app.decorate('connections', connections)

@@ -263,7 +263,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       connections.remove(connection)
       connection.socket.terminate()
       app.metrics.heartbeatTerminated()
-      log.info({ connId: connection.id, userId: connection.userId }, 'heartbeat missed, connection terminated')
+      log.info({ connId: connection.id, userId: connection.userId, code: CLOSE.abnormal.code }, 'heartbeat missed, connection terminated')
       return
     }
     // The frame first: where writeFrame holds it (most of a slice), the ping joins it in one write at the turn's end.
@@ -283,9 +283,13 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
     if (sockets.length === 0) return
     let timer: NodeJS.Timeout | undefined
     const grace = new Promise<void>(resolve => { timer = setTimeout(resolve, opts.closeGraceMs) })
-    await Promise.race([Promise.all(sockets.map(closed)), grace])
+    const allClosed = Promise.all(sockets.map(closed))
+    await Promise.race([allClosed, grace])
     clearTimeout(timer)
     for (const socket of sockets) socket.terminate()
+    // The process exits once the app has closed: the cut-off sockets' close events (their log line, their metric)
+    // come a moment after terminate().
+    await allClosed
   }
 }
 

@@ -171,7 +171,10 @@ t.test('a slow consumer is closed with 1013 once its buffer passes MAX_BUFFERED_
   }
   t.equal(status, 'offline', `offline once the slow consumer was dropped (after ${sent} sends)`)
   t.equal(server.app.connections.connectionsOf('slow'), 0)
-  t.match(logs.find('slow consumer closed'), { userId: 'slow', code: 1013 })
+  const line = logs.find('slow consumer closed')
+  t.match(line, { userId: 'slow', code: 1013 })
+  // Regression: it logged what was queued without the frame that did not fit, a figure under the limit.
+  t.ok(Number(line?.queuedBytes) > 256 * 1024, `queuedBytes ${String(line?.queuedBytes)} passes MAX_BUFFERED_BYTES`)
   const closed = slow.closed
   ;(raw as unknown as { resume: () => void }).resume()
   t.same(await closed, { code: 1013, reason: 'slow consumer' })
@@ -210,7 +213,7 @@ t.test('heartbeat: a connection that does not answer pings is terminated and unr
   const silent = await connect(t, server, '/ws/silent', { autoPong: false })
   const closed = await silent.closed
   t.equal(closed.code, 1006, 'terminated without a close frame')
-  t.match(logs.find('heartbeat missed, connection terminated'), { userId: 'silent' })
+  t.match(logs.find('heartbeat missed, connection terminated'), { userId: 'silent', code: 1006 })
   t.equal(server.app.connections.connectionsOf('silent'), 0)
   // Several intervals later the answering client is still there.
   await new Promise(resolve => setTimeout(resolve, 5 * 50))
