@@ -166,6 +166,9 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
   if (parsed.METRICS_PORT !== undefined && parsed.METRICS_PORT === (parsed.PORT ?? defaultConfig.port)) {
     throw new ConfigError('METRICS_PORT', `must differ from PORT (both ${parsed.METRICS_PORT})`)
   }
+  if (parsed.METRICS_PORT !== undefined && parsed.METRICS === 'off') {
+    throw new ConfigError('METRICS_PORT', 'is set, but METRICS=off serves no metrics; unset one of them')
+  }
   if (parsed.REDIS_URL !== undefined) checkRedisUrl(parsed.REDIS_URL)
   const production = parsed.NODE_ENV === 'production'
   // A misspelt production (prod, Production) would otherwise start open: no keys, no limits, any origin.
@@ -230,10 +233,16 @@ function describe (issue: AjvIssue): string {
 
 /** API_KEYS (comma-separated, for rotation) and JWT_SECRET, refused when weak. Never echoed. */
 function readSecrets (env: NodeJS.ProcessEnv): Pick<Config, 'apiKeys' | 'jwtSecret'> {
-  const apiKeys = (env.API_KEYS ?? '').split(',').map(key => key.trim()).filter(key => key !== '')
+  // Comma-separated, or one per line (API_KEYS="$(cat keys.txt)").
+  const apiKeys = (env.API_KEYS ?? '').split(/[,\n]/).map(key => key.trim()).filter(key => key !== '')
   const weak = apiKeys.findIndex(key => key.length < MIN_API_KEY_LENGTH)
   if (weak !== -1) {
     throw new ConfigError('API_KEYS', `key #${weak + 1} is shorter than ${MIN_API_KEY_LENGTH} characters; use long random keys, e.g. openssl rand -hex 32`)
+  }
+  // "Bearer <key>" takes one run of visible ASCII: any other key could never be sent, and every POST would be a 401.
+  const unsendable = apiKeys.findIndex(key => !/^[!-~]+$/.test(key))
+  if (unsendable !== -1) {
+    throw new ConfigError('API_KEYS', `key #${unsendable + 1} has a space or a character outside printable ASCII, which no Authorization header can carry; use long random keys, e.g. openssl rand -hex 32`)
   }
   const secret = env.JWT_SECRET?.trim() ?? ''
   if (secret !== '' && Buffer.byteLength(secret) < MIN_JWT_SECRET_BYTES) {

@@ -23,7 +23,7 @@ t.test('every variable is read and converted', async t => {
     REDIS_URL: 'redis://:secret@redis.internal:6379/0',
     NODE_ID: 'pod-7',
     NODE_TTL_MS: '8000',
-    METRICS: 'off',
+    METRICS: 'on',
     METRICS_PORT: '9100',
     SHED_EVENT_LOOP_DELAY_MS: '250',
     SHED_HEAP_USED_BYTES: '1000000000',
@@ -48,7 +48,7 @@ t.test('every variable is read and converted', async t => {
     redisUrl: 'redis://:secret@redis.internal:6379/0',
     nodeId: 'pod-7',
     nodeTtlMs: 8000,
-    metrics: false,
+    metrics: true,
     metricsPort: 9100,
     shedEventLoopDelayMs: 250,
     shedHeapUsedBytes: 1_000_000_000,
@@ -89,6 +89,8 @@ t.test('bad values throw a ConfigError naming the variable', async t => {
     message: 'invalid configuration: ALLOWED_ORIGINS takes exact origins, not patterns: list each one, such as https://a.example.com,https://b.example.com (got "https://*.example.com")'
   })
   t.throws(() => loadConfig({ PORT: '9100', METRICS_PORT: '9100' }), { variable: 'METRICS_PORT', message: 'invalid configuration: METRICS_PORT must differ from PORT (both 9100)' })
+  // Regression: the node started, and the port it was told to serve metrics on stayed closed without a word.
+  t.throws(() => loadConfig({ METRICS: 'off', METRICS_PORT: '9100' }), { variable: 'METRICS_PORT', message: 'invalid configuration: METRICS_PORT is set, but METRICS=off serves no metrics; unset one of them' })
   const err = new ConfigError('X', 'is wrong')
   t.equal(err.message, 'invalid configuration: X is wrong')
 })
@@ -162,6 +164,14 @@ t.test('a REDIS_URL whose database is not a number is refused in one line, witho
     t.throws(() => loadConfig({ REDIS_URL: url }), { variable: 'REDIS_URL', message: 'invalid configuration: REDIS_URL must name its database as a number (redis://host:6379/0)' }, url)
   }
   for (const url of ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379/', 'redis://127.0.0.1:6379/15', 'redis://127.0.0.1:6379?db=3']) t.equal(loadConfig({ REDIS_URL: url }).redisUrl, url)
+})
+
+t.test('API keys: one per line works like commas; a key no Authorization header can carry is refused, unechoed', async t => {
+  // Regression: a space, a tab or a character outside ASCII inside a key was accepted, and every POST was then a 401.
+  t.same(loadConfig({ API_KEYS: `${KEY_A}\n${KEY_B}\r\n` }).apiKeys, [KEY_A, KEY_B], 'a keys file, one per line')
+  for (const bad of [`${KEY_A} x`, `x\t${KEY_A}`, `${KEY_A}é`, `${KEY_A}\u0000`]) {
+    t.throws(() => loadConfig({ API_KEYS: `${KEY_B},${bad}` }), { variable: 'API_KEYS', message: 'invalid configuration: API_KEYS key #2 has a space or a character outside printable ASCII, which no Authorization header can carry; use long random keys, e.g. openssl rand -hex 32' }, JSON.stringify(bad))
+  }
 })
 
 t.test('weak secrets are refused, and never echoed', async t => {
