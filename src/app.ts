@@ -18,6 +18,7 @@ import { presenceRoutes, statsRoutes } from './routes/presence.js'
 import sendRoutes from './routes/send.js'
 import tokenRoutes from './routes/tokens.js'
 import wsRoutes from './routes/ws.js'
+import { Drain } from './drain.js'
 import { corsOptions, corsForEarlyAnswer } from './cors.js'
 import { formatValidationError } from './validation.js'
 import { requestId } from './request-id.js'
@@ -31,6 +32,7 @@ export interface BuildOptions {
 }
 
 export async function buildApp (config: Config, options: BuildOptions = {}) {
+  const drain = new Drain()
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: config.bodyLimit,
@@ -40,6 +42,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     requestTimeout: config.requestTimeoutMs,
     http: {
       connectionsCheckingInterval: timeoutCheckInterval(config.requestTimeoutMs),
+      ServerResponse: drain.ServerResponse,
       headersTimeout: Math.min(60_000, config.requestTimeoutMs),
       // Node would answer a missing Host with an empty 400; the onRequest hook below answers it in JSON.
       requireHostHeader: false
@@ -71,7 +74,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   // From the start of a shutdown every new request is turned away (Fastify adds Connection: close), while open
   // WebSockets are closed; the listener itself closes after them.
   let closing = false
-  app.addHook('preClose', (done) => { closing = true; done() })
+  drain.track(app.server)
+  app.addHook('preClose', (done) => {
+    closing = true
+    drain.begin()
+    done()
+  })
   // Every answer names its request, so a client can quote it and an operator can grep for it. Set before any other
   // hook can answer (CORS preflights, load shedding, auth); Fastify keeps it on error answers too.
   // Callback-style hooks on every request: no promise per request on the send path.
@@ -121,6 +129,11 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     maxConnectionsPerUser: config.maxConnectionsPerUser,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     closeGraceMs: Math.min(2000, Math.floor(config.shutdownTimeoutMs / 2))
+  })
+  // After the WebSockets' close (their preClose hook comes first), just before Fastify closes the listener.
+  app.addHook('preClose', (done) => {
+    drain.closeUnanswered()
+    done()
   })
   await app.ready()
   return app

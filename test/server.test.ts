@@ -40,6 +40,40 @@ t.test('a client that never answers the close frame is cut off at shutdown, and 
   t.same(closes.map(line => [JSON.parse(line).userId, JSON.parse(line).code]).sort(), [['alice', 1001], ['mute', 1001]])
 })
 
+t.test('connections without a request do not hold the shutdown, and an answer under way closes its connection', async t => {
+  // Regression: an unused connection or one partway through its headers held the exit to SHUTDOWN_TIMEOUT_MS and
+  // exit 1, and a POST answered during the shutdown said keep-alive, so its connection held it the same way.
+  const server = await startServer({ SHUTDOWN_TIMEOUT_MS: '8000' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const { port } = new URL(server.url)
+  const open = async (request: string) => {
+    const socket = connect(Number(port), '127.0.0.1')
+    t.teardown(() => socket.destroy())
+    let received = ''
+    socket.on('data', (chunk: Buffer) => { received += chunk.toString() })
+    const closed = once(socket, 'close').then(() => received)
+    await once(socket, 'connect')
+    socket.write(request)
+    return { socket, closed }
+  }
+  const unused = await open('')
+  const halfHeaders = await open('POST /send-message HTTP/1.1\r\nHost: x\r\nContent-Ty')
+  const body = JSON.stringify({ sender: 'a', receiver: 'b', message: 'under way' })
+  const halfBody = await open(`POST /send-message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`)
+  // A keep-alive connection that was answered before the shutdown: idle, so Node's close ends it.
+  const answered = await open('GET /health HTTP/1.1\r\nHost: x\r\n\r\n')
+  await new Promise(resolve => setTimeout(resolve, 200))
+  server.child.kill('SIGTERM')
+  t.equal(await unused.closed, '', 'an unused connection is closed without a word')
+  t.equal(await halfHeaders.closed, '', 'so is one whose headers never ended')
+  halfBody.socket.write(body.slice(10))
+  const answer = await halfBody.closed
+  t.match(answer, /^HTTP\/1\.1 200 OK\r\n/, 'the POST under way is answered')
+  t.match(answer, /\r\nConnection: close\r\n/, '...and its connection closed after it')
+  t.match(await answered.closed, /^HTTP\/1\.1 200 OK\r\n/)
+  t.equal(await server.exited, 0, 'nothing held the exit to SHUTDOWN_TIMEOUT_MS')
+})
+
 t.test('the service answers on the port it was given, with JSON logs when stdout is not a TTY', async t => {
   const server = await startServer({ LOG_LEVEL: 'debug' })
   t.teardown(() => { server.child.kill('SIGKILL') })
