@@ -1,12 +1,12 @@
 // buildApp(config): the whole service as one ready, non-listening Fastify instance.
 // server.ts reads the environment and listens; tests call buildApp with a config object.
-import Fastify, { LogController, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyServerOptions } from 'fastify'
 import cors from '@fastify/cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import auth from './plugins/auth.js'
 import connections from './plugins/connections.js'
-import errorHandler, { clientErrorHandler, frameworkError, httpError } from './plugins/error-handler.js'
+import errorHandler, { httpError } from './plugins/error-handler.js'
 import jsonBody from './plugins/json-body.js'
 import loadShedding from './plugins/load-shedding.js'
 import metrics from './plugins/metrics.js'
@@ -19,9 +19,9 @@ import sendRoutes from './routes/send.js'
 import tokenRoutes from './routes/tokens.js'
 import wsRoutes from './routes/ws.js'
 import { Drain } from './drain.js'
+import { listenerOptions, missingHost } from './listener.js'
 import { corsOptions, corsForEarlyAnswer } from './cors.js'
 import { formatValidationError } from './validation.js'
-import { requestId } from './request-id.js'
 import { lazyChildLogger } from './request-logger.js'
 
 export interface BuildOptions {
@@ -36,31 +36,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: config.bodyLimit,
-    // A client that never finishes its request gets a 408 instead of holding a socket for as long as it likes.
-    // Node checks every 30 s by default, which would let a short timeout run far over, and it swaps the two timeouts
-    // when the headers' (60 s) is the longer, so that is capped too.
-    requestTimeout: config.requestTimeoutMs,
-    http: {
-      connectionsCheckingInterval: timeoutCheckInterval(config.requestTimeoutMs),
-      ServerResponse: drain.ServerResponse,
-      headersTimeout: Math.min(60_000, config.requestTimeoutMs),
-      // Node would answer a missing Host with an empty 400; the onRequest hook below answers it in JSON.
-      requireHostHeader: false
-    },
-    clientErrorHandler: clientErrorHandler(config),
-    frameworkErrors: (err, request, reply) => {
-      reply.header('x-request-id', request.id)
-      if (!corsForEarlyAnswer(config.allowedOrigins, request, reply)) frameworkError(err, request, reply)
-    },
-    // Request lines would cost every send a log write; connects, closes and offline skips are logged instead.
-    logController: new LogController({ disableRequestLogging: true }),
+    ...listenerOptions(config, drain),
     schemaErrorFormatter: formatValidationError,
-    // Behind a load balancer the per-IP limits must count the client it forwards, not the balancer.
-    trustProxy: config.trustProxy,
-    requestIdHeader: false,
     // Turned away by the hook below instead, with the request's id and a message that says what to do.
     return503OnClosing: false,
-    genReqId: requestId,
     // Without a logger Fastify hands every request the same silent logger and makes no children at all.
     ...(options.logger === undefined || options.logger === false ? {} : { childLoggerFactory: lazyChildLogger }),
     ajv: {
@@ -89,11 +68,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
       if (corsForEarlyAnswer(config.allowedOrigins, request, reply)) return
       return done(httpError(503, 'shutting down: this request was not handled; retry on another node'))
     }
-    // Node would answer this with an empty 400 (requireHostHeader is off above).
-    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
-      return done(httpError(400, 'the Host header is required in HTTP/1.1 (RFC 9112)'))
-    }
-    done()
+    done(missingHost(request))
   })
 
   // Before any route: a route takes the error handler in place when it is made (/metrics among them).
@@ -106,7 +81,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   })
   await app.register(auth, { apiKeys: config.apiKeys, jwtSecret: config.jwtSecret })
   // Before CORS, whose OPTIONS route it then measures like every other (it instruments routes as they are added).
-  await app.register(metrics, { enabled: config.metrics, port: config.metricsPort, host: config.host })
+  await app.register(metrics, { enabled: config.metrics, port: config.metricsPort, host: config.host, listener: config })
   await app.register(cors, corsOptions(config.allowedOrigins))
   await app.register(loadShedding, { maxEventLoopDelayMs: config.shedEventLoopDelayMs, maxHeapUsedBytes: config.shedHeapUsedBytes })
   await app.register(openapi)
@@ -140,11 +115,3 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>
-
-/**
- * How often Node looks for requests over their timeout: a tenth of it, from 10 ms to 1 s, so a 408 comes at most 10 %
- * (and never more than a second) after the timeout. Checking at the timeout itself let a 1 s timeout run to 2 s.
- */
-export function timeoutCheckInterval (requestTimeoutMs: number): number {
-  return Math.min(1000, Math.max(10, Math.ceil(requestTimeoutMs / 10)))
-}

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { once } from 'node:events'
 import { connect as tcpConnect } from 'node:net'
-import { timeoutCheckInterval } from '../src/app.js'
+import { timeoutCheckInterval } from '../src/listener.js'
 import { listen, rawExchange, until } from './helper.js'
 
 t.test('a body that never arrives in full is answered 408 with a JSON error, and the socket is closed', async t => {

@@ -5,7 +5,9 @@ import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
 import { CLOSE_CODES } from '../close-codes.js'
 import { bearerCredential } from '../auth.js'
-import { errorBody, httpError } from './error-handler.js'
+import { Drain } from '../drain.js'
+import { listenerOptions, missingHost, type ListenerSettings } from '../listener.js'
+import errorHandler, { httpError } from './error-handler.js'
 
 export type MessageKind = 'direct' | 'topic' | 'broadcast'
 
@@ -34,6 +36,8 @@ export interface MetricsOptions {
   /** Serve /metrics on this port instead of the main one. */
   port: number | null
   host: string
+  /** That port's listener takes the main one's timeouts and answers. */
+  listener: ListenerSettings
 }
 
 const SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
@@ -207,13 +211,30 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
     return
   }
 
-  const side = Fastify({ logger: false })
+  // Its own small app with the main listener's options, error answers and refusal log, and its own drain: it closes
+  // after the main listener, once nothing more can be under way.
+  const drain = new Drain()
+  const side = Fastify({ loggerInstance: app.log.child({ listener: 'metrics' }), ...listenerOptions(opts.listener, drain) })
+  drain.track(side.server)
+  // The scraper's own requests are not this node's traffic: the error handler's count of unmatched ones goes nowhere.
+  side.decorate('metrics', NO_METRICS)
+  side.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id)
+    done(missingHost(request))
+  })
+  await side.register(errorHandler)
   side.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await scrape()))
-  side.setNotFoundHandler((_request, reply) => { reply.code(404).send(errorBody(404, 'only /metrics is served here')) })
+  side.addHook('preClose', (done) => {
+    drain.begin()
+    drain.closeUnanswered()
+    done()
+  })
   const port = opts.port
   // Bound when the app is ready, not in onListen: Fastify only logs an onListen hook's error, and a port already in
   // use left the node serving with no metrics at all. This way start-up fails and says so.
-  app.addHook('onReady', async () => { await side.listen({ port, host: opts.host }) })
+  app.addHook('onReady', async () => {
+    await side.listen({ port, host: opts.host, listenTextResolver: address => `metrics listening at ${address}` })
+  })
   app.addHook('onClose', async () => { await side.close() })
 }
 

@@ -1,7 +1,7 @@
 // /metrics after a scripted workload, parsed with a real Prometheus text-format parser: counters match exactly.
 import t from 'tap'
 import parse from 'parse-prometheus-text-format'
-import { connect, listen, LogCapture, post, until, type Server } from '../helper.js'
+import { connect, listen, LogCapture, post, rawExchange, until, type Server } from '../helper.js'
 import { freePort } from '../redis-server.js'
 import { Registry } from 'prom-client'
 import { FastHistogram } from '../../src/plugins/metrics.js'
@@ -116,7 +116,31 @@ t.test('METRICS_PORT moves /metrics to its own listener', async t => {
   const side = `http://127.0.0.1:${port}`
   t.ok(value(await scrape(side), 'pushwire_connections') === 0, 'no key needed on the private port')
   const other = await fetch(`${side}/other`)
-  t.same([other.status, await other.json()], [404, { statusCode: 404, error: 'Not Found', message: 'only /metrics is served here' }])
+  t.same([other.status, await other.json()], [404, { statusCode: 404, error: 'Not Found', message: 'Route GET /other not found' }])
+})
+
+t.test('the METRICS_PORT listener answers and logs like the main one, and keeps the same request timeout', async t => {
+  // Regression: it was a bare Fastify app. No X-Request-Id, Fastify's own error shapes ("Client Error",
+  // FST_ERR_BAD_URL), a 404 for POST /metrics, nothing logged, and no request timeout: a slow client held a socket
+  // open for as long as it liked.
+  const port = await freePort()
+  const logs = new LogCapture()
+  const server: Server = await listen(t, { metricsPort: port, requestTimeoutMs: 300 }, logs)
+  const side = { url: `http://127.0.0.1:${port}` } as Server
+  const scraped = await fetch(`${side.url}/metrics`)
+  t.match(scraped.headers.get('x-request-id'), /^[0-9a-f-]{36}$/)
+  const posted = await fetch(`${side.url}/metrics`, { method: 'POST' })
+  t.same([posted.status, posted.headers.get('allow'), await posted.json()], [405, 'GET, HEAD, OPTIONS', { statusCode: 405, error: 'Method Not Allowed', message: 'POST is not allowed on /metrics: it takes GET or HEAD' }])
+  t.match(logs.find('request refused'), { statusCode: 405, route: 'unmatched', reqId: posted.headers.get('x-request-id') })
+  const badUrl = await rawExchange(t, side, 'GET /%ZZ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  t.match(badUrl, /^HTTP\/1\.1 400 .*"message":"'\/%ZZ' is not a valid URL/s)
+  const malformed = await rawExchange(t, side, 'GET /metrics HTTP/1.1\r\nHo st: x\r\n\r\n')
+  t.match(malformed, /^HTTP\/1\.1 400 .*\r\nx-request-id: .*"message":"malformed HTTP request: Invalid header token"/s)
+  const noHost = await rawExchange(t, side, 'GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n')
+  t.match(noHost, /"message":"the Host header is required in HTTP\/1\.1 \(RFC 9112\)"/)
+  const slow = await rawExchange(t, side, 'GET /metrics HTTP/1.1\r\nHost: x\r\n')
+  t.match(slow, /^HTTP\/1\.1 408 .*within 300 ms \(REQUEST_TIMEOUT_MS\)/s)
+  t.ok(server.url !== side.url)
 })
 
 t.test('METRICS=off: no /metrics at all', async t => {
