@@ -169,7 +169,9 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
     const wrongMethod = allowed.length > 0 && !allowed.includes(request.method)
     app.logRefusal(request, wrongMethod ? 405 : 404, 'unmatched')
     if (wrongMethod) {
-      return reply.code(405).header('allow', [...allowed, 'OPTIONS'].join(', '))
+      // OPTIONS where a route answers it: CORS's, on every path of the main listener (none on the metrics one).
+      const options = app.findRoute({ method: 'OPTIONS', url: path }) === null ? [] : ['OPTIONS']
+      return reply.code(405).header('allow', [...allowed, ...options].join(', '))
         .send(errorBody(405, `${request.method} is not allowed on ${path}: it takes ${allowed.join(' or ')}`))
     }
     return reply.code(404).send(errorBody(404, `Route ${request.method} ${path} not found`))
