@@ -52,10 +52,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(jsonBody)
   // From the start of a shutdown every new request is turned away (Fastify adds Connection: close), while open
   // WebSockets are closed; the listener itself closes after them.
-  let closing = false
   drain.track(app.server)
   app.addHook('preClose', (done) => {
-    closing = true
     drain.begin()
     done()
   })
@@ -64,7 +62,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   // Callback-style hooks on every request: no promise per request on the send path.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
-    if (closing) {
+    if (drain.begun) {
       if (corsForEarlyAnswer(config.allowedOrigins, request, reply)) return
       return done(httpError(503, 'shutting down: this request was not handled; retry on another node'))
     }

@@ -50,6 +50,11 @@ export class Drain {
     this.#begun = true
   }
 
+  /** Whether the shutdown has begun. */
+  get begun (): boolean {
+    return this.#begun
+  }
+
   /** Ends every connection that is not waiting for its answer; the others end once it is written. */
   closeUnanswered (): void {
     for (const socket of this.#sockets) {
