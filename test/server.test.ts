@@ -5,6 +5,7 @@ import { connect, createServer, type AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { spawnServer, startServer } from './process.js'
+import { until } from './helper.js'
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   t.test(`${signal}: every WebSocket gets 1001 "server shutting down" and the process exits 0`, async t => {
@@ -54,7 +55,7 @@ t.test('connections without a request do not hold the shutdown, and an answer un
     const closed = once(socket, 'close').then(() => received)
     await once(socket, 'connect')
     socket.write(request)
-    return { socket, closed }
+    return { socket, closed, received: () => received }
   }
   const unused = await open('')
   const halfHeaders = await open('POST /send-message HTTP/1.1\r\nHost: x\r\nContent-Ty')
@@ -62,7 +63,7 @@ t.test('connections without a request do not hold the shutdown, and an answer un
   const halfBody = await open(`POST /send-message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`)
   // A keep-alive connection that was answered before the shutdown: idle, so Node's close ends it.
   const answered = await open('GET /health HTTP/1.1\r\nHost: x\r\n\r\n')
-  await new Promise(resolve => setTimeout(resolve, 200))
+  await until(() => answered.received().endsWith('}'), 'the /health answer')
   server.child.kill('SIGTERM')
   t.equal(await unused.closed, '', 'an unused connection is closed without a word')
   t.equal(await halfHeaders.closed, '', 'so is one whose headers never ended')
