@@ -61,6 +61,8 @@ export function frameworkError (err: FastifyError, request: FastifyRequest, repl
   }
   request.server.logRefusal(request, 400, 'unmatched')
   reply.code(400).send(errorBody(400, message(request)))
+  // Answered before any hook, so the unmatched count's onResponse hook never sees it.
+  request.server.metrics.unmatched(request.method, 400, reply.elapsedTime / 1000)
 }
 
 /** The server's own fault: logged in full, and said to the client in nothing but its status. */

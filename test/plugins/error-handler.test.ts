@@ -20,9 +20,11 @@ t.test('buildApp without options gives a ready, non-listening app', async t => {
 })
 
 t.test('a URL with a broken percent-escape gets the usual JSON error and its request id', async t => {
-  const server = await listen(t)
+  const logs = new LogCapture()
+  const server = await listen(t, {}, logs)
   const res = await fetch(`${server.url}/presence/%ZZ`, { headers: { 'x-request-id': 'trace-7' } })
   t.equal(res.status, 400)
+  t.match(logs.find('request refused'), { reqId: 'trace-7', statusCode: 400, route: 'unmatched' }, 'logged like every 4xx')
   t.equal(res.headers.get('x-request-id'), 'trace-7')
   t.match(res.headers.get('content-type'), /^application\/json; charset=utf-8/)
   t.same(await res.json(), { statusCode: 400, error: 'Bad Request', message: "'/presence/%ZZ' is not a valid URL: every % must begin a percent-encoded UTF-8 byte, such as %20 or %C3%A9" })

@@ -185,8 +185,12 @@ t.test('unknown paths and wrong methods are counted under one route label, whate
   const server = await listen(t)
   for (let i = 0; i < 5; i++) t.equal((await fetch(`${server.url}/nope-${i}`)).status, 404)
   t.equal((await fetch(`${server.url}/send-message`)).status, 405)
+  // Regression: a URL answered before routing (a broken %-escape, a segment over 100 characters) was not counted.
+  t.equal((await fetch(`${server.url}/presence/%ZZ`)).status, 400)
+  t.equal((await fetch(`${server.url}/presence/${'a'.repeat(101)}`)).status, 400)
   await scrape(server.url)
   t.equal(histogramCount('pushwire_http_request_duration_seconds', 'method="GET",route="unmatched",status_code="404"'), 5)
   t.equal(histogramCount('pushwire_http_request_duration_seconds', 'method="GET",route="unmatched",status_code="405"'), 1)
+  t.equal(histogramCount('pushwire_http_request_duration_seconds', 'method="GET",route="unmatched",status_code="400"'), 2)
   t.notMatch(lastText, /nope-/)
 })
