@@ -11,6 +11,10 @@ import { throttled } from '../log-throttle.js'
 import { requestId } from '../request-id.js'
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The setting behind a route's own bodyLimit, for its 413 (the server's is BODY_LIMIT). */
+    bodyLimitSetting?: string
+  }
   interface FastifyInstance {
     /** Logs a 4xx answer, throttled per status (see log-throttle.ts). `route` is 'unmatched' when no route was found. */
     logRefusal: (request: Refused, statusCode: number, route: string) => void
@@ -40,8 +44,7 @@ function clientMessage (err: FastifyError, request: FastifyRequest): string {
     return `Content-Type must be application/json (got ${contentType === undefined ? 'none' : JSON.stringify(contentType)})`
   }
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    // Only /send-batch has a limit of its own.
-    const setting = request.routeOptions.url === '/send-batch' ? 'BATCH_BODY_LIMIT' : 'BODY_LIMIT'
+    const setting = request.routeOptions.config.bodyLimitSetting ?? 'BODY_LIMIT'
     return `the body is over ${request.routeOptions.bodyLimit} bytes (${setting})`
   }
   return err.message

@@ -49,6 +49,7 @@ const sendRoutes: FastifyPluginAsyncTypebox<{ maxMessageLength: number, batchBod
   // invalid item (named by its index) rejects the request before anything is sent.
   app.post('/send-batch', {
     bodyLimit: opts.batchBodyLimit,
+    config: { bodyLimitSetting: 'BATCH_BODY_LIMIT' },
     schema: {
       summary: 'Push up to 1000 direct messages in one request',
       tags: ['send'],
