@@ -170,7 +170,7 @@ t.test('POST rate limit: 429 with Retry-After, a budget per API key', async t =>
   const limited = await post(server, '/send-message', body, auth())
   t.equal(limited.status, 429)
   t.match(limited.body, { statusCode: 429, error: 'Too Many Requests', message: /rate limit of 3 requests per minute exceeded/ })
-  t.ok(Number(limited.headers.get('retry-after')) > 0, 'Retry-After is set')
+  t.match(limited.headers.get('retry-after'), /^[1-9]\d*$/, 'Retry-After is set, in whole seconds')
   t.equal((await post(server, '/send-message', body, auth(OLD_KEY))).status, 200, 'the other key has its own budget')
 })
 
@@ -189,7 +189,8 @@ t.test('upgrade rate limit: 429 with Retry-After per IP', async t => {
   ws.on('error', () => {})
   const [, res] = await once(ws, 'unexpected-response') as [unknown, { statusCode: number, headers: Record<string, string> }]
   t.equal(res.statusCode, 429)
-  t.ok(Number(res.headers['retry-after']) > 0)
+  // Whole seconds, the only form the client library (and RFC 9110's delay-seconds) reads.
+  t.match(res.headers['retry-after'], /^[1-9]\d*$/)
 })
 
 t.test('behind a trusted proxy the limits count the client address it forwards, and only then', async t => {
