@@ -25,6 +25,20 @@ export function sampleIntervalMs (maxEventLoopDelayMs: number): number {
   return maxEventLoopDelayMs > 0 ? maxEventLoopDelayMs : 1000
 }
 
+export interface ShedCause { type: 'eventLoopDelay' | 'heapUsedBytes', value: number, stalled?: true }
+
+/**
+ * What the log and the 503 name as the reason for shedding. The same order of checks as under-pressure's: the event
+ * loop first, then the heap. A threshold added to the options below (RSS, event-loop utilization) must be added here
+ * too, or it is reported as the heap. under-pressure reads a window in which the loop never turned as an infinite
+ * delay, which JSON would log as `null`; the lag was then at least the window, so that is the value, marked `stalled`.
+ */
+export function shedCause (maxEventLoopDelayMs: number, usage: { eventLoopDelay: number, heapUsed: number }): ShedCause {
+  if (maxEventLoopDelayMs === 0 || usage.eventLoopDelay <= maxEventLoopDelayMs) return { type: 'heapUsedBytes', value: usage.heapUsed }
+  if (Number.isFinite(usage.eventLoopDelay)) return { type: 'eventLoopDelay', value: usage.eventLoopDelay }
+  return { type: 'eventLoopDelay', value: sampleIntervalMs(maxEventLoopDelayMs), stalled: true }
+}
+
 async function loadSheddingPlugin (app: FastifyInstance, opts: { maxEventLoopDelayMs: number, maxHeapUsedBytes: number }): Promise<void> {
   if (opts.maxEventLoopDelayMs === 0 && opts.maxHeapUsedBytes === 0) {
     app.decorate('shedding', () => false)
@@ -45,17 +59,12 @@ async function loadSheddingPlugin (app: FastifyInstance, opts: { maxEventLoopDel
   const { isUnderPressure, memoryUsage } = sampler as FastifyInstance
   app.decorate('shedding', isUnderPressure)
 
-  const report = throttled(app, (fields: { type: string, value: number }) => { app.log.warn(fields, 'load shed') })
+  const report = throttled(app, (fields: ShedCause) => { app.log.warn(fields, 'load shed') })
   app.addHook('onRequest', (request, reply, done) => {
     if (request.method !== 'POST' || !isUnderPressure()) return done()
-    // The same order of checks as under-pressure's: the event loop first, then the heap. A threshold added to the
-    // options above (RSS, event-loop utilization) must be added here too, or it is reported as the heap.
-    const { eventLoopDelay, heapUsed } = memoryUsage()
-    const [type, value] = opts.maxEventLoopDelayMs > 0 && eventLoopDelay > opts.maxEventLoopDelayMs
-      ? ['eventLoopDelay', eventLoopDelay] as const
-      : ['heapUsedBytes', heapUsed] as const
-    report('shed', { type, value })
-    done(unavailable(`overloaded (${type}): nothing was sent; retry in ${RETRY_AFTER_SECONDS} s`, RETRY_AFTER_SECONDS))
+    const cause = shedCause(opts.maxEventLoopDelayMs, memoryUsage())
+    report('shed', cause)
+    done(unavailable(`overloaded (${cause.type}): nothing was sent; retry in ${RETRY_AFTER_SECONDS} s`, RETRY_AFTER_SECONDS))
   })
 }
 

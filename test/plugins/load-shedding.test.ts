@@ -1,5 +1,5 @@
 import t from 'tap'
-import { sampleIntervalMs } from '../../src/plugins/load-shedding.js'
+import { sampleIntervalMs, shedCause } from '../../src/plugins/load-shedding.js'
 import { listen, LogCapture, post, until } from '../helper.js'
 
 t.test('under pressure, POSTs get 503 with Retry-After and /ready says 503; GETs keep working', async t => {
@@ -84,6 +84,15 @@ t.test('the loop is sampled once per delay threshold, or once a second for heap 
   t.equal(sampleIntervalMs(1000), 1000)
   t.equal(sampleIntervalMs(5), 5)
   t.equal(sampleIntervalMs(0), 1000)
+})
+
+t.test('the log names the threshold crossed, with a number for its value', async t => {
+  t.same(shedCause(1000, { eventLoopDelay: 1500, heapUsed: 9 }), { type: 'eventLoopDelay', value: 1500 })
+  t.same(shedCause(1000, { eventLoopDelay: 20, heapUsed: 9 }), { type: 'heapUsedBytes', value: 9 })
+  t.same(shedCause(0, { eventLoopDelay: 1500, heapUsed: 9 }), { type: 'heapUsedBytes', value: 9 }, 'loop shedding off')
+  // Regression: a window in which the loop never turned reads as an infinite delay, logged as "value":null.
+  t.same(shedCause(300, { eventLoopDelay: Infinity, heapUsed: 9 }), { type: 'eventLoopDelay', value: 300, stalled: true })
+  t.equal(JSON.parse(JSON.stringify(shedCause(300, { eventLoopDelay: Infinity, heapUsed: 9 }))).value, 300)
 })
 
 t.test('with the thresholds at 0, nothing is shed', async t => {
