@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import auth from './plugins/auth.js'
 import connections from './plugins/connections.js'
-import errorHandler, { httpError } from './plugins/error-handler.js'
+import errorHandler, { unavailable } from './plugins/error-handler.js'
 import jsonBody from './plugins/json-body.js'
 import loadShedding from './plugins/load-shedding.js'
 import metrics from './plugins/metrics.js'
@@ -64,7 +64,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     reply.header('x-request-id', request.id)
     if (drain.begun) {
       if (corsForEarlyAnswer(config.allowedOrigins, request, reply)) return
-      return done(httpError(503, 'shutting down: this request was not handled; retry on another node'))
+      return done(unavailable('shutting down: this request was not handled; retry on another node'))
     }
     done(missingHost(request))
   })

@@ -24,6 +24,8 @@ t.test('shutdown: /ready answers 503 while sockets drain, then every socket is c
   // Regression: Fastify's own 503 said only "Service Unavailable" and carried no X-Request-Id.
   const ready = await fetch(`${server.url}/ready`, { headers: { 'x-request-id': 'during-1' } })
   t.same([ready.status, ready.headers.get('x-request-id'), ready.headers.get('connection')], [503, 'during-1', 'close'])
+  // Regression: no Retry-After, so HTTP clients that follow it on a 503 fell back to their own backoff.
+  t.equal(ready.headers.get('retry-after'), '1', 'a balancer has another node ready, or this one is back, soon')
   t.same(await ready.json(), { statusCode: 503, error: 'Service Unavailable', message: 'shutting down: this request was not handled; retry on another node' })
   const send = await fetch(`${server.url}/send-message`, { method: 'POST' })
   t.same([send.status, typeof send.headers.get('x-request-id')], [503, 'string'], 'new requests are turned away too')
