@@ -79,7 +79,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   })
   await app.register(auth, { apiKeys: config.apiKeys, jwtSecret: config.jwtSecret })
   // Before CORS, whose OPTIONS route it then measures like every other (it instruments routes as they are added).
-  await app.register(metrics, { enabled: config.metrics, port: config.metricsPort, host: config.host, listener: config })
+  await app.register(metrics, { enabled: config.metrics, port: config.metricsPort, host: config.metricsHost ?? config.host, listener: config })
   await app.register(cors, corsOptions(config.allowedOrigins))
   await app.register(loadShedding, { maxEventLoopDelayMs: config.shedEventLoopDelayMs, maxHeapUsedBytes: config.shedHeapUsedBytes })
   await app.register(openapi)

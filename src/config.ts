@@ -42,6 +42,8 @@ export interface Config {
   metrics: boolean
   /** Serve /metrics on this port instead of the main one; null keeps it on the main port. */
   metricsPort: number | null
+  /** The address METRICS_PORT binds; null binds HOST. */
+  metricsHost: string | null
   /** Load shedding: POSTs answer 503 while the event loop lags more than this (ms); 0 turns it off. */
   shedEventLoopDelayMs: number
   /** Load shedding: POSTs answer 503 while the V8 heap holds more than this (bytes); 0 turns it off. */
@@ -77,6 +79,7 @@ export const defaultConfig: Readonly<Config> = Object.freeze({
   nodeTtlMs: 5000,
   metrics: true,
   metricsPort: null,
+  metricsHost: null,
   shedEventLoopDelayMs: 1000,
   shedHeapUsedBytes: 0,
   trustProxy: false
@@ -107,6 +110,7 @@ const EnvSchema = Type.Partial(Type.Object({
   NODE_TTL_MS: Type.Integer({ minimum: 1000, maximum: 10 * 60 * 1000 }),
   METRICS: Type.Unsafe<'on' | 'off'>({ type: 'string', enum: ['on', 'off'] }),
   METRICS_PORT: Type.Integer({ minimum: 1, maximum: 65535 }),
+  METRICS_HOST: Type.String({ minLength: 1 }),
   SHED_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60_000 }),
   SHED_HEAP_USED_BYTES: Type.Integer({ minimum: 0 }),
   TRUST_PROXY: Type.String()
@@ -169,6 +173,9 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
   if (parsed.METRICS_PORT !== undefined && parsed.METRICS === 'off') {
     throw new ConfigError('METRICS_PORT', 'is set, but METRICS=off serves no metrics; unset one of them')
   }
+  if (parsed.METRICS_HOST !== undefined && parsed.METRICS_PORT === undefined) {
+    throw new ConfigError('METRICS_HOST', 'is set, but without METRICS_PORT /metrics is served on the main port; set METRICS_PORT too, or unset METRICS_HOST')
+  }
   if (parsed.REDIS_URL !== undefined) checkRedisUrl(parsed.REDIS_URL)
   const production = parsed.NODE_ENV === 'production'
   // A misspelt production (prod, Production) would otherwise start open: no keys, no limits, any origin.
@@ -201,6 +208,7 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
     nodeTtlMs: parsed.NODE_TTL_MS ?? defaultConfig.nodeTtlMs,
     metrics: parsed.METRICS !== 'off',
     metricsPort: parsed.METRICS_PORT ?? null,
+    metricsHost: parsed.METRICS_HOST ?? null,
     shedEventLoopDelayMs: parsed.SHED_EVENT_LOOP_DELAY_MS ?? defaultConfig.shedEventLoopDelayMs,
     shedHeapUsedBytes: parsed.SHED_HEAP_USED_BYTES ?? defaultConfig.shedHeapUsedBytes,
     port: parsed.PORT ?? defaultConfig.port,

@@ -27,14 +27,17 @@ await app.listen({ port: config.port, host: config.host }).catch(failToStart)
  * A port or host that cannot be listened on is a setting to fix, said in one line like a bad variable, naming it
  * where the error says which.
  */
-function failToStart (err: NodeJS.ErrnoException & { port?: number }): never {
-  const port = err.port === config.metricsPort ? 'METRICS_PORT' : 'PORT'
+function failToStart (err: NodeJS.ErrnoException & { port?: number, hostname?: string }): never {
+  // A failed name lookup carries the name but no port.
+  const metricsListener = config.metricsPort !== null && (err.port === config.metricsPort || (err.hostname !== undefined && err.hostname === config.metricsHost))
+  const port = metricsListener ? 'METRICS_PORT' : 'PORT'
+  const [hostVariable, host] = metricsListener && config.metricsHost !== null ? ['METRICS_HOST', config.metricsHost] : ['HOST', config.host]
   const reasons: Record<string, string> = {
-    EADDRINUSE: `${port} ${String(err.port)} is already in use on ${config.host}`,
+    EADDRINUSE: `${port} ${String(err.port)} is already in use on ${host}`,
     EACCES: `${port} ${String(err.port)} needs more privileges (ports below 1024 do)`,
-    EADDRNOTAVAIL: `HOST ${JSON.stringify(config.host)} is not an address of this machine`,
-    ENOTFOUND: `HOST ${JSON.stringify(config.host)} does not resolve to an address`,
-    EAI_AGAIN: `HOST ${JSON.stringify(config.host)} does not resolve to an address`
+    EADDRNOTAVAIL: `${hostVariable} ${JSON.stringify(host)} is not an address of this machine`,
+    ENOTFOUND: `${hostVariable} ${JSON.stringify(host)} does not resolve to an address`,
+    EAI_AGAIN: `${hostVariable} ${JSON.stringify(host)} does not resolve to an address`
   }
   process.stderr.write(`cannot start: ${reasons[String(err.code)] ?? err.message}\n`)
   process.exit(1)

@@ -25,6 +25,7 @@ t.test('every variable is read and converted', async t => {
     NODE_TTL_MS: '8000',
     METRICS: 'on',
     METRICS_PORT: '9100',
+    METRICS_HOST: '10.1.2.3',
     SHED_EVENT_LOOP_DELAY_MS: '250',
     SHED_HEAP_USED_BYTES: '1000000000',
     TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1'
@@ -50,6 +51,7 @@ t.test('every variable is read and converted', async t => {
     nodeTtlMs: 8000,
     metrics: true,
     metricsPort: 9100,
+    metricsHost: '10.1.2.3',
     shedEventLoopDelayMs: 250,
     shedHeapUsedBytes: 1_000_000_000,
     trustProxy: ['10.0.0.0/8', '127.0.0.1', '::1']
@@ -91,6 +93,9 @@ t.test('bad values throw a ConfigError naming the variable', async t => {
   t.throws(() => loadConfig({ PORT: '9100', METRICS_PORT: '9100' }), { variable: 'METRICS_PORT', message: 'invalid configuration: METRICS_PORT must differ from PORT (both 9100)' })
   // Regression: the node started, and the port it was told to serve metrics on stayed closed without a word.
   t.throws(() => loadConfig({ METRICS: 'off', METRICS_PORT: '9100' }), { variable: 'METRICS_PORT', message: 'invalid configuration: METRICS_PORT is set, but METRICS=off serves no metrics; unset one of them' })
+  // Regression for a gap, not a bug: the metrics port could only bind HOST, which is 0.0.0.0 in the image.
+  t.equal(loadConfig({ METRICS_PORT: '9100' }).metricsHost, null, 'unset: the metrics port binds HOST')
+  t.throws(() => loadConfig({ METRICS_HOST: '10.1.2.3' }), { variable: 'METRICS_HOST', message: 'invalid configuration: METRICS_HOST is set, but without METRICS_PORT /metrics is served on the main port; set METRICS_PORT too, or unset METRICS_HOST' })
   const err = new ConfigError('X', 'is wrong')
   t.equal(err.message, 'invalid configuration: X is wrong')
 })

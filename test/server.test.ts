@@ -104,11 +104,18 @@ t.test('a port or host it cannot listen on stops start-up with one line naming t
   await once(taken, 'listening')
   t.teardown(() => taken.close())
   const port = String((taken.address() as AddressInfo).port)
+  const takenElsewhere = createServer().listen(0, '127.0.0.2')
+  await once(takenElsewhere, 'listening')
+  t.teardown(() => takenElsewhere.close())
+  const portElsewhere = String((takenElsewhere.address() as AddressInfo).port)
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ PORT: port }, new RegExp(`^cannot start: PORT ${port} is already in use on 127\\.0\\.0\\.1$`)],
     [{ METRICS_PORT: port }, new RegExp(`^cannot start: METRICS_PORT ${port} is already in use on 127\\.0\\.0\\.1$`)],
     [{ HOST: 'no-such-host.invalid' }, /^cannot start: HOST "no-such-host\.invalid" does not resolve to an address$/],
     [{ HOST: '192.0.2.1' }, /^cannot start: HOST "192\.0\.2\.1" is not an address of this machine$/],
+    [{ METRICS_PORT: portElsewhere, METRICS_HOST: '127.0.0.2' }, new RegExp(`^cannot start: METRICS_PORT ${portElsewhere} is already in use on 127\\.0\\.0\\.2$`)],
+    [{ METRICS_PORT: '9', METRICS_HOST: 'no-such-host.invalid' }, /^cannot start: METRICS_HOST "no-such-host\.invalid" does not resolve to an address$/],
+    [{ METRICS_PORT: '9', METRICS_HOST: '192.0.2.1' }, /^cannot start: METRICS_HOST "192\.0\.2\.1" is not an address of this machine$/],
     // Any other failure still takes one line, with the system's own words: a link-local address needs a scope id.
     [{ HOST: 'fe80::1' }, /^cannot start: listen EINVAL: invalid argument fe80::1/]
   ]

@@ -119,6 +119,16 @@ t.test('METRICS_PORT moves /metrics to its own listener', async t => {
   t.same([other.status, await other.json()], [404, { statusCode: 404, error: 'Not Found', message: 'Route GET /other not found' }])
 })
 
+t.test('METRICS_HOST binds the metrics port to an address of its own', async t => {
+  // 127.0.0.2 is as much this machine's as 127.0.0.1 (all of 127/8 is loopback), so the two listeners differ only by
+  // the address they bind.
+  const port = await freePort()
+  const server: Server = await listen(t, { metricsPort: port, metricsHost: '127.0.0.2' })
+  t.equal((server.app.server.address() as { address: string }).address, '127.0.0.1')
+  t.ok(value(await scrape(`http://127.0.0.2:${port}`), 'pushwire_connections') === 0)
+  await t.rejects(fetch(`http://127.0.0.1:${port}/metrics`), 'nothing listens on HOST at that port')
+})
+
 t.test('the METRICS_PORT listener answers and logs like the main one, and keeps the same request timeout', async t => {
   // Regression: it was a bare Fastify app. No X-Request-Id, Fastify's own error shapes ("Client Error",
   // FST_ERR_BAD_URL), a 404 for POST /metrics, nothing logged, and no request timeout: a slow client held a socket
