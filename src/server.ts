@@ -18,7 +18,10 @@ const app = await buildApp(config, { logger: loggerOptions(config, process.stdou
 closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'shutting down after an unexpected error')
   else app.log.info({ signal }, 'shutting down')
+  const started = performance.now()
   await app.close()
+  // The last line of a clean stop, so a log shows it finished rather than being cut off.
+  app.log.info({ ms: Math.round(performance.now() - started) }, 'shutdown complete')
 })
 
 await app.listen({ port: config.port, host: config.host }).catch(failToStart)

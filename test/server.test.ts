@@ -18,6 +18,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     t.same(await Promise.all(closes), [[1001, 'server shutting down'], [1001, 'server shutting down']])
     t.equal(await server.exited, 0)
     t.match(server.stdout(), `"signal":"${signal}","msg":"shutting down"`)
+    // Regression: nothing said the stop had finished, so a log cut off mid-shutdown looked the same.
+    const last = JSON.parse(server.stdout().trim().split('\n').at(-1) as string) as Record<string, unknown>
+    t.match(last, { msg: 'shutdown complete', ms: Number })
   })
 }
 
