@@ -1,11 +1,11 @@
 // pushwire/client: a reconnecting WebSocket client for pushwire, the same code in browsers (the global WebSocket)
 // and in Node 20 (the ws package, loaded only when there is no global WebSocket).
 import { Emitter } from './emitter.js'
-import { afterClose, afterRefusal, backoffDelay, type Action } from './policy.js'
+import { afterClose, afterRefusal, backoffDelay, MAX_TIMER_MS, refreshDelay, tokenExpiry, type Action } from './policy.js'
 import { RecentIds } from './recent-ids.js'
 import { isTopic, isUserId, MAX_TOPICS_PER_CONNECTION, TOPIC_RULE, USER_ID_RULE } from './names.js'
 
-export { afterClose, afterRefusal, backoffDelay } from './policy.js'
+export { afterClose, afterRefusal, backoffDelay, refreshDelay, tokenExpiry } from './policy.js'
 
 interface FrameBase { type: 'message', id: string, sender: string, message: string, sentAt: string }
 export interface DirectFrame extends FrameBase { receiver: string }
@@ -23,7 +23,10 @@ export interface ConnectOptions<F extends 'json' | 'text' = 'json' | 'text'> {
   topics?: string[]
   /** A receiver token (auth mode); sent as the "bearer.<token>" subprotocol, never in the URL. */
   token?: string
-  /** Returns a fresh token: called before the first connect when no token is given, and after 4001 or a 401. */
+  /**
+   * Returns a fresh token: called before the first connect when no token is given, after 4001 or a 401, and ahead of
+   * a token's expiry, to open its successor before the server closes the connection (see README).
+   */
   getToken?: () => string | Promise<string>
   /** json (default): message events carry a MessageFrame; text: the plain line "[sender]: message". */
   format?: F
@@ -97,6 +100,11 @@ const HEARTBEAT_SUBPROTOCOL = 'pushwire.heartbeat'
 const HEARTBEAT_GRACE_MS = 5000
 /** How long close() lets a closing handshake take before ws's socket is cut off (Node). */
 const CLOSE_GRACE_MS = 2000
+/**
+ * How long a connection replaced ahead of its token's expiry keeps delivering next to its successor: frames the server
+ * wrote to it just before the successor was registered are still on their way. Repeats are dropped by id.
+ */
+const HANDOVER_MS = 1000
 
 /** Opens a connection at once; it reconnects on its own until close() or a fatal error. */
 export function connect (options: ConnectOptions<'text'> & { format: 'text' }): PushwireClient<string>
@@ -114,6 +122,12 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
   #release: (() => void) | null = null
   /** Ends the GET under way that asks why an upgrade failed. */
   #abortProbe: (() => void) | null = null
+  /** Ends the token refresh under way: its getToken, or its successor's handshake. */
+  #abortRefresh: (() => void) | null = null
+  /** Turns the current connection into one being replaced, when its successor opens. */
+  #retire: (() => void) | null = null
+  /** Close the connections being replaced at once, cutting their handover short. */
+  readonly #retired = new Set<() => void>()
   #token: string | undefined
   #needsToken: boolean
   #attempt = 0
@@ -151,6 +165,7 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
     clearTimeout(this.#stableTimer)
     this.#release?.()
     this.#abortProbe?.()
+    for (const release of this.#retired) release()
     this.#finish(1000, 'client closed')
   }
 
@@ -168,17 +183,58 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       this.#retry(1006, () => { this.emit('error', new PushwireError(`getToken failed: ${(err as Error).message}`, false)) })
       return
     }
-    const protocols = [HEARTBEAT_SUBPROTOCOL, SUBPROTOCOL]
-    if (this.#token !== undefined) protocols.push(`bearer.${this.#token}`)
     let socket: WebSocketLike
     try {
       const WebSocketImpl = this.#options.WebSocket ?? await defaultWebSocket()
       if (this.#stopped) return
-      socket = new WebSocketImpl(this.url, protocols)
+      socket = new WebSocketImpl(this.url, subprotocols(this.#token))
     } catch (err) {
       // A bad token character in the subprotocol, a blocked port, no WebSocket at all: retrying cannot help.
       return this.#fail(`cannot open a WebSocket: ${(err as Error).message}`, 1006)
     }
+    this.#watch(socket, this.#token, 'current')
+  }
+
+  /**
+   * Ahead of a token's expiry (with getToken, and a token whose expiry can be read): its successor, opened with a
+   * fresh token, takes over before the server closes this connection with 4001, so no message meets a user offline.
+   */
+  #scheduleRefresh (token: string | undefined): void {
+    const expiresAt = token === undefined || this.#options.getToken === undefined ? undefined : tokenExpiry(token)
+    const delayMs = expiresAt === undefined ? undefined : refreshDelay(expiresAt, Date.now())
+    if (delayMs === undefined) return
+    const timer = setTimeout(() => { this.#refresh() }, delayMs)
+    this.#abortRefresh = () => {
+      clearTimeout(timer)
+      this.#abortRefresh = null
+    }
+  }
+
+  /** Never rejects: a refresh that fails leaves the connection to expire, and the 4001 path asks getToken again. */
+  async #refresh (): Promise<void> {
+    let aborted = false
+    this.#abortRefresh = () => {
+      aborted = true
+      this.#abortRefresh = null
+    }
+    try {
+      const token = tokenText(await (this.#options.getToken as () => unknown)())
+      const WebSocketImpl = this.#options.WebSocket ?? await defaultWebSocket()
+      if (aborted) return
+      this.#abortRefresh = null
+      this.#watch(new WebSocketImpl(this.url, subprotocols(token)), token, 'successor')
+    } catch {
+      if (!aborted) this.#abortRefresh = null
+    }
+  }
+
+  /**
+   * Follows a socket from its handshake to its close. The current one is the client's connection: its close decides
+   * what comes next. A successor (see #refresh) becomes the current one when it opens, and the one it replaces is
+   * retired: it goes on delivering for HANDOVER_MS, then closes, and its close decides nothing.
+   */
+  #watch (socket: WebSocketLike, token: string | undefined, startAs: 'current' | 'successor'): void {
+    let role: 'current' | 'successor' | 'retired' = startAs
     let opened = false
     let settled = false
     // Why the client gave up on this socket itself, if it did: said in place of the close event's empty reason.
@@ -189,15 +245,25 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
     const settle = (): boolean => {
       if (settled) return false
       settled = true
-      this.#release = null
       clearTimeout(connectTimer)
       pings?.stop()
       heartbeats?.stop()
-      clearTimeout(this.#stableTimer)
+      if (role === 'current') {
+        this.#release = null
+        this.#retire = null
+        clearTimeout(this.#stableTimer)
+        // A refresh under way was for this connection; what comes next is decided in #closed.
+        this.#abortRefresh?.()
+      } else if (role === 'successor') {
+        this.#abortRefresh = null
+      } else {
+        this.#retired.delete(releaseRetired)
+      }
       return true
     }
     const closed = (code: number, reason: string): void => {
-      if (settle()) this.#closed(code, abandoned ?? reason, opened, abandoned !== undefined)
+      const decides = role === 'current'
+      if (settle() && decides) this.#closed(code, abandoned ?? reason, opened, abandoned !== undefined)
     }
     /**
      * A handshake with no answer, or an open connection gone silent: done with now, not at its close event. close()
@@ -211,23 +277,50 @@ export class PushwireClient<M = MessageFrame> extends Emitter<ClientEvents<M>> {
       else socket.close()
       closed(1006, why)
     }
-    this.#release = () => {
+    const release = (reason: string): void => {
       settle()
-      socket.close(1000, 'client closed')
+      socket.close(1000, reason)
       const node = socket as Partial<NodeWebSocket>
       if (typeof node.terminate !== 'function') return
       const cutOff = setTimeout(() => { node.terminate?.() }, CLOSE_GRACE_MS)
       socket.addEventListener('close', () => { clearTimeout(cutOff) })
     }
+    const becomeCurrent = (): void => {
+      role = 'current'
+      this.#release = () => { release('client closed') }
+      this.#retire = () => {
+        role = 'retired'
+        handover = setTimeout(() => { release('token refreshed') }, HANDOVER_MS)
+        this.#retired.add(releaseRetired)
+      }
+    }
+    let handover: ReturnType<typeof setTimeout> | undefined
+    const releaseRetired = (): void => {
+      clearTimeout(handover)
+      release('client closed')
+    }
+    if (role === 'current') becomeCurrent()
+    else this.#abortRefresh = () => { giveUp('replaced') }
     const pings = this.#watchPings(socket, giveUp)
     let heartbeats: Silence | undefined
     socket.addEventListener('open', () => {
       clearTimeout(connectTimer)
       pings?.heard() // the first ping is up to one heartbeat interval away
       opened = true
+      if (role === 'successor') {
+        // The handover: this connection takes over, the one it replaces delivers a moment longer. No events: the
+        // stream goes on, with nothing missed in between.
+        this.#abortRefresh = null
+        this.#retire?.()
+        becomeCurrent()
+        this.#token = token
+        this.#scheduleRefresh(token)
+        return
+      }
       this.#state = 'open'
       const attempt = this.#attempt
       this.#stableTimer = setTimeout(() => { this.#attempt = 0 }, this.#options.stableAfterMs ?? 5000)
+      this.#scheduleRefresh(token)
       this.emit('open', { attempt })
     })
     socket.addEventListener('message', event => {
@@ -387,6 +480,10 @@ function tokenText (token: unknown): string {
   return token.trim()
 }
 
+function subprotocols (token: string | undefined): string[] {
+  return token === undefined ? [HEARTBEAT_SUBPROTOCOL, SUBPROTOCOL] : [HEARTBEAT_SUBPROTOCOL, SUBPROTOCOL, `bearer.${token}`]
+}
+
 /** The longest wait a server's Retry-After is followed for. */
 const MAX_RETRY_AFTER_MS = 5 * 60_000
 
@@ -398,9 +495,6 @@ function retryAfterMs (header: string | null): number {
   const seconds = header?.trim() ?? ''
   return /^\d{1,6}$/.test(seconds) ? Math.min(Number(seconds) * 1000, MAX_RETRY_AFTER_MS) : 0
 }
-
-/** The longest delay a timer takes: a longer one, like Infinity, NaN or 0, fires at once, in browsers and Node alike. */
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** A heartbeat frame's interval, if its silence timeout would make a working timer; else the frame arms nothing. */
 function usableInterval (intervalMs: unknown): number | undefined {

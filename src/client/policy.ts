@@ -1,4 +1,5 @@
-// What the client does after a close or a refused upgrade: the whole reconnect policy, in one pure table.
+// What the client does after a close or a refused upgrade, and when it replaces a connection whose token expires:
+// the whole reconnect policy, in pure functions.
 
 /** reconnect: try again after a backoff; refresh: get a fresh token first; stop: reconnecting cannot help. */
 export type Action = 'reconnect' | 'refresh' | 'stop'
@@ -32,4 +33,32 @@ export function afterRefusal (status: number | null): Action {
 export function backoffDelay (attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
   const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30))
   return Math.floor(random() * ceiling)
+}
+
+/** The longest delay a timer takes: a longer one, like Infinity, NaN or 0, fires at once, in browsers and Node alike. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+/** How long before its token expires a connection's successor is opened, at most; a quarter of its lifetime at least. */
+const REFRESH_LEAD_MS = 30_000
+/**
+ * A token with less left than this is left to expire (4001, then getToken): refreshing it could not finish in time,
+ * and a clock far enough ahead of the server's would otherwise replace every fresh token at once, again and again.
+ */
+const MIN_REFRESHABLE_MS = 1000
+
+/** When to open a connection's successor, in ms from now, for a token expiring at expiresAt; undefined: do not. */
+export function refreshDelay (expiresAt: number, now: number): number | undefined {
+  const remainingMs = expiresAt - now
+  if (!(remainingMs >= MIN_REFRESHABLE_MS)) return undefined
+  return Math.min(MAX_TIMER_MS, remainingMs - Math.min(REFRESH_LEAD_MS, remainingMs / 4))
+}
+
+/** When a JWT expires (ms since the epoch), read from its payload without verifying it; undefined for any other text. */
+export function tokenExpiry (token: string): number | undefined {
+  try {
+    const payload = token.split('.')[1] ?? ''
+    const { exp } = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: unknown }
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined
+  } catch {
+    return undefined
+  }
 }

@@ -2,11 +2,11 @@
 import type { Static } from '@sinclair/typebox'
 import t from 'tap'
 import WebSocket from 'ws'
-import { connect, type ConnectOptions, type MessageFrame, type PushwireClient } from '../../src/client/index.js'
+import { connect, type ConnectOptions, type MessageFrame, type PushwireClient, type WebSocketConstructor } from '../../src/client/index.js'
 import { ReceiverTokens } from '../../src/auth.js'
 import { CLOSE } from '../../src/close-codes.js'
 import type { MessageFrameSchema } from '../../src/schemas/ws.js'
-import { build, listen, post, type Overrides } from '../helper.js'
+import { build, listen, LogCapture, post, until, type Overrides, type Server } from '../helper.js'
 import { freePort } from '../redis-server.js'
 import { fast, record, start } from './recorder.js'
 
@@ -87,25 +87,149 @@ t.test('a server restart mid-stream: the client is back on the first attempt aft
   t.equal(new Set(ids).size, ids.length, 'no message twice')
 })
 
-t.test('token expiry: 4001, getToken, and the stream goes on', async t => {
+/** Sends to alice every 10 ms; resolves, when stopped, with the answers' statuses and ids. */
+function stream (server: Server) {
+  const answers: Array<Promise<{ status: string, id: string }>> = []
+  let n = 0
+  const timer = setInterval(() => {
+    answers.push(post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: `n${++n}` }, { authorization: `Bearer ${KEY}` })
+      .then(res => res.body as { status: string, id: string }))
+  }, 10)
+  return {
+    stop: async () => {
+      clearInterval(timer)
+      return await Promise.all(answers)
+    }
+  }
+}
+
+t.test('a token is replaced ahead of its expiry: no 4001, no gap, every message once', async t => {
+  // Regression for a gap: the connection was closed with 4001 at expiry, and sends answered "offline" until the
+  // client had a fresh token and was back.
+  const logs = new LogCapture()
+  const server = await listen(t, secure, logs)
+  const tokens = new ReceiverTokens(SECRET)
+  let issued = 0
+  // 6 s tokens (exp is whole seconds: they live 5-6 s), each replaced 1.25-1.5 s ahead of its expiry: more than the
+  // second the replaced connection goes on delivering.
+  const getToken = async () => {
+    issued++
+    return (await tokens.mint('alice', undefined, 6)).token
+  }
+  const { client, events } = start(t, server.url, { getToken })
+  await events.nth('open', 1)
+  const sending = stream(server)
+  // Two replacements: the third token asked for, and the connections they replaced closed.
+  await until(() => issued === 3, 'a second refresh', { timeoutMs: 15_000 })
+  const closes = () => logs.lines.filter(line => line.msg === 'ws closed')
+  await until(() => server.app.connections.connectionCount === 1 && closes().length === 2, 'two handovers done')
+  const answers = await sending.stop()
+  const last = answers.at(-1) as { id: string }
+  await until(() => events.log.some(([name, frame]) => name === 'message' && (frame as MessageFrame).id === last.id), 'the last message arrives')
+
+  t.same(answers.filter(answer => answer.status !== 'sent'), [], 'never offline: a connection was always registered')
+  const received = events.log.filter(([name]) => name === 'message').map(([, frame]) => (frame as MessageFrame).id)
+  // Sends overlap (one every 10 ms), so the answers' order need not be the frames'.
+  t.same(received.toSorted(), answers.map(answer => answer.id).toSorted(), 'every message, once')
+  t.same(events.names().filter(name => name !== 'message'), ['open'], 'no close, no reconnect: the stream just goes on')
+  t.equal(client.state, 'open')
+  t.same(closes().map(line => line.code), [1000, 1000], 'each replaced connection was closed by the client, not expired')
+})
+
+t.test('token expiry when the refresh ahead of it fails: 4001, getToken again, and the stream goes on', async t => {
   const server = await listen(t, secure)
   const tokens = new ReceiverTokens(SECRET)
-  const issued: string[] = []
-  // exp is whole seconds: a 2 s token lives 1-2 s, never so little that the first upgrade already sees it expired.
+  const calls: string[] = []
   const getToken = async () => {
-    const { token } = await tokens.mint('alice', undefined, issued.length === 0 ? 2 : 60)
-    issued.push(token)
-    return token
+    calls.push(calls.length === 1 ? 'refused' : 'minted')
+    // The second call is the refresh ahead of expiry: the token service is down just then.
+    if (calls.length === 2) throw new Error('token service down')
+    return (await tokens.mint('alice', undefined, calls.length === 1 ? 2 : 60)).token
   }
   const { client, events } = start(t, server.url, { getToken })
   await events.nth('open', 1)
   t.same(await events.nth('close', 1), { code: 4001, reason: 'token expired', willReconnect: true })
   await events.nth('open', 2)
-  t.equal(issued.length, 2, 'a fresh token was fetched')
+  t.same(calls, ['minted', 'refused', 'minted'], 'the refresh failed quietly; the 4001 asked again')
   const answer = await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: 'after refresh' }, { authorization: `Bearer ${KEY}` })
   t.equal(answer.body.status, 'sent')
   t.match(await events.nth('message', 1), { message: 'after refresh' })
   t.equal(client.state, 'open')
+})
+
+t.test('a replacement the server refuses (the per-user limit) leaves the connection to expire as before', async t => {
+  const server = await listen(t, { ...secure, maxConnectionsPerUser: 1 })
+  const tokens = new ReceiverTokens(SECRET)
+  let issued = 0
+  const getToken = async () => (await tokens.mint('alice', undefined, ++issued === 1 ? 2 : 60)).token
+  const { events } = start(t, server.url, { getToken })
+  await events.nth('open', 1)
+  t.same(await events.nth('close', 1), { code: 4001, reason: 'token expired', willReconnect: true })
+  await events.nth('open', 2)
+  t.equal(issued, 3, 'the first token, its refused replacement\'s, and the one after the 4001')
+  t.same(events.names(), ['open', 'close', 'reconnecting', 'open'], 'the refused replacement told nobody')
+})
+
+t.test('close() during a refresh or a handover closes every connection, and nothing follows', async t => {
+  const server = await listen(t, secure)
+  const tokens = new ReceiverTokens(SECRET)
+  // A refresh whose getToken is still pending when close() comes.
+  let asked = 0
+  let answer: (token: string) => void = () => {}
+  const pending = start(t, server.url, {
+    getToken: async () => ++asked === 1 ? (await tokens.mint('alice', undefined, 2)).token : await new Promise<string>(resolve => { answer = resolve })
+  })
+  await pending.events.nth('open', 1)
+  await until(() => asked === 2, 'the refresh asks for a token')
+  pending.client.close()
+  answer((await tokens.mint('alice', undefined, 60)).token)
+  await until(() => server.app.connections.connectionCount === 0, 'its connection closed')
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(server.app.connections.connectionCount, 0, 'the token that came late opened nothing')
+
+  // close() just after a handover, while the replaced connection still delivers.
+  const sockets: WebSocket[] = []
+  class Tracked extends WebSocket {
+    constructor (url: string, protocols: string[]) {
+      super(url, protocols)
+      sockets.push(this)
+    }
+  }
+  let issued = 0
+  const { client, events } = start(t, server.url, {
+    WebSocket: Tracked as unknown as WebSocketConstructor,
+    getToken: async () => (await tokens.mint('alice', undefined, ++issued === 1 ? 2 : 60)).token
+  })
+  await events.nth('open', 1)
+  // ws sets OPEN just before it emits 'open', whose listeners (the client's) have run by the next poll.
+  await until(() => sockets[1]?.readyState === WebSocket.OPEN, 'the replacement took over')
+  t.equal(server.app.connections.connectionCount, 2, 'the replaced connection still delivers')
+  client.close()
+  await until(() => server.app.connections.connectionCount === 0, 'both closed at once, not after the handover')
+  t.same(events.names(), ['open', 'close'])
+  t.equal((await post(server, '/send-message', { sender: 'bob', receiver: 'alice', message: 'x' }, { authorization: `Bearer ${KEY}` })).body.status, 'offline')
+
+  // close() while the replacement's handshake is under way: it is abandoned too.
+  const inHandshake: WebSocket[] = []
+  let closeNow = () => {}
+  class ClosedMidHandshake extends WebSocket {
+    constructor (url: string, protocols: string[]) {
+      super(url, protocols)
+      inHandshake.push(this)
+      // Once the client has taken it up, long before the server can answer.
+      if (inHandshake.length === 2) queueMicrotask(closeNow)
+    }
+  }
+  issued = 0
+  const third = start(t, server.url, {
+    WebSocket: ClosedMidHandshake as unknown as WebSocketConstructor,
+    getToken: async () => (await tokens.mint('alice', undefined, ++issued === 1 ? 2 : 60)).token
+  })
+  closeNow = () => { third.client.close() }
+  await third.events.nth('close', 1)
+  await until(() => inHandshake[1]?.readyState === WebSocket.CLOSED, 'the replacement is cut off before it opens')
+  await until(() => server.app.connections.connectionCount === 0, 'nothing left open')
+  t.same(third.events.names(), ['open', 'close'])
 })
 
 t.test('a 401 at upgrade refreshes the token through getToken', async t => {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { afterClose, afterRefusal, backoffDelay } from '../../src/client/policy.js'
+import { afterClose, afterRefusal, backoffDelay, MAX_TIMER_MS, refreshDelay, tokenExpiry } from '../../src/client/policy.js'
 import { CLOSE, CLOSE_CODES } from '../../src/close-codes.js'
 import { Emitter } from '../../src/client/emitter.js'
 import { RecentIds } from '../../src/client/recent-ids.js'
@@ -91,4 +91,25 @@ t.test('emitter: a listener that throws does not stop the others, and its error 
   await new Promise(resolve => setImmediate(resolve))
   t.equal(errors[0], boom, 'the very error, reported once')
   t.equal(errors.length, 1)
+})
+
+t.test('a connection is replaced ahead of its token\'s expiry: 30 s ahead, or a quarter of what is left', async t => {
+  const now = 1_700_000_000_000
+  t.equal(refreshDelay(now + 3600_000, now), 3570_000, 'an hour: 30 s ahead')
+  t.equal(refreshDelay(now + 60_000, now), 45_000, 'a minute: 15 s ahead')
+  t.equal(refreshDelay(now + 2000, now), 1500)
+  t.equal(refreshDelay(now + 999, now), undefined, 'under a second left: left to expire, then 4001')
+  t.equal(refreshDelay(now - 5000, now), undefined, 'expired by this clock (ahead of the server\'s): left to the 4001')
+  t.equal(refreshDelay(NaN, now), undefined)
+  t.equal(refreshDelay(now + 400 * 86_400_000, now), MAX_TIMER_MS, 'beyond a timer\'s reach: as late as a timer goes')
+})
+
+t.test('a token\'s expiry is read from a JWT payload, base64url and unpadded; anything else has none', async t => {
+  const jwt = (payload: unknown) => `eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.sig`
+  t.equal(tokenExpiry(jwt({ sub: 'alice', exp: 1_700_000_000 })), 1_700_000_000_000)
+  // "ü>?" has bytes that base64url writes as "-" and "_".
+  t.equal(tokenExpiry(jwt({ sub: 'ü>?ü>?', exp: 1_700_000_001 })), 1_700_000_001_000)
+  for (const token of ['opaque-token', 'a.b.c', jwt({ sub: 'alice' }), jwt({ exp: '1700000000' }), jwt(null), jwt([1]), 'a.!!!.c']) {
+    t.equal(tokenExpiry(token), undefined, token)
+  }
 })
