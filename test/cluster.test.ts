@@ -1,5 +1,6 @@
 // Cluster mode against a real redis-server: two in-process nodes, plus child-process nodes for SIGKILL and SIGTERM.
 import { once } from 'node:events'
+import { connect as connectTcp, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { buildApp } from '../src/app.js'
@@ -97,6 +98,55 @@ t.test('registration across nodes: a POST at A right after open at B always arri
     await once(ws, 'close')
   }
   t.pass('100 rounds delivered across nodes')
+})
+
+t.test('concurrent upgrades for one user stop at MAX_CONNECTIONS_PER_USER on each node', { skip }, async t => {
+  // Regression: the room was checked after Redis confirmed the subscriptions, and several confirmations arriving in
+  // one reply let every upgrade pass before any was registered: 100 of 100 opened against a limit of 16.
+  const { a } = await cluster(t, { maxConnectionsPerUser: 16 })
+  const outcomes = await Promise.all(Array.from({ length: 100 }, async () => {
+    const ws = new WebSocket(`${a.wsUrl}/ws/alice`)
+    t.teardown(() => { ws.terminate() })
+    return await new Promise<string>(resolve => {
+      ws.once('open', () => { resolve('open') })
+      ws.once('unexpected-response', (_request, response) => { resolve(String(response.statusCode)) })
+      ws.once('error', () => { resolve('error') })
+    })
+  }))
+  t.same([outcomes.filter(o => o === 'open').length, outcomes.filter(o => o === '429').length], [16, 84])
+  t.match(await json(a, '/presence/alice'), { online: true, connections: 16 })
+})
+
+t.test('an upgrade whose client hangs up while Redis confirms it leaves nothing behind', { skip }, async t => {
+  const { redis, a } = await cluster(t, { maxConnectionsPerUser: 2 })
+  const { port } = new URL(a.url)
+  for (let i = 0; i < 20; i++) {
+    const socket = connectTcp(Number(port), '127.0.0.1')
+    await once(socket, 'connect')
+    socket.write('GET /ws/alice HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+    // Gone while its preHandler waits for Redis to confirm the subscription.
+    socket.destroy()
+  }
+  // One gone before Redis confirms its subscription at all: a stalled Redis holds the preHandler meanwhile.
+  redis.pause()
+  t.teardown(() => redis.resume())
+  const late = connectTcp(Number(port), '127.0.0.1')
+  await once(late, 'connect')
+  const upgrading = once(a.app.server, 'upgrade') as Promise<[unknown, Socket]>
+  late.write('GET /ws/alice HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+  const [, serverSide] = await upgrading
+  // A reset, not a FIN: the server keeps a half-closed socket open, but closes a reset one at once.
+  late.resetAndDestroy()
+  if (!serverSide.destroyed) await new Promise(resolve => serverSide.once('close', resolve))
+  redis.resume()
+  await until(async () => (await json(a, '/presence/alice')).online === false, 'no hung-up upgrade counts as present')
+  const ws = new WebSocket(`${a.wsUrl}/ws/alice`)
+  t.teardown(() => { ws.terminate() })
+  await once(ws, 'open')
+  const second = new WebSocket(`${a.wsUrl}/ws/alice`)
+  t.teardown(() => { second.terminate() })
+  await once(second, 'open')
+  t.match(await json(a, '/presence/alice'), { online: true, connections: 2 }, 'the room is whole: none of them holds a place')
 })
 
 t.test('a user split over nodes gets every message on every connection; presence and stats are cluster-wide', { skip }, async t => {

@@ -161,9 +161,8 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       // Reachable before the 101 (cluster mode: Redis has confirmed the subscriptions), so a POST made
       // anywhere after the client's `open` finds it.
       const lease = await app.fanout.acquire(userId, parsed.topics)
-      // Last, with no await between this check and the upgrade, so it counts every registered connection.
       try {
-        checkRoom(userId)
+        admit(request.raw, userId)
       } catch (err) {
         lease.release()
         throw err
@@ -181,6 +180,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       // arrive after the client has read it, so it always finds this connection.
       const connection = new Connection(upgradeIds.get(request.raw) as string, request.params.userId, request.topics as string[], request.query.format as FrameFormat, socket)
       connection.release = (request.lease as Lease).release
+      ;(admissions.get(request.raw) as () => void)()
       connections.add(connection)
       log.info({ connId: connection.id, userId: connection.userId, topics: connection.topics.length }, 'ws connected')
       // Nothing may keep the upgrade's request and reply once the 101 is out (about 2.5 KiB per idle connection):
@@ -238,8 +238,32 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
     throw httpError(426, 'this route needs a WebSocket upgrade, e.g. npx wscat -c ws://HOST/ws/USER')
   }
 
+  /**
+   * Upgrades past the room check whose connections are not registered yet. Several pass it in one turn (in cluster
+   * mode one Redis reply confirms many upgrades' subscriptions, and each goes on in a microtask of its own), so each
+   * holds its place until its connection is registered or its socket closes.
+   */
+  const admitted = new Map<string, number>()
+  const admissions = new WeakMap<IncomingMessage, () => void>()
+
+  function admit (request: IncomingMessage, userId: string): void {
+    // Gone while Redis confirmed the subscription: its close has passed, so nothing would ever give the place back.
+    if (request.socket.destroyed) throw httpError(400, 'the client hung up during the upgrade')
+    checkRoom(userId)
+    admitted.set(userId, (admitted.get(userId) ?? 0) + 1)
+    const settle = (): void => {
+      request.socket.off('close', settle)
+      admissions.delete(request)
+      const left = (admitted.get(userId) as number) - 1
+      if (left === 0) admitted.delete(userId)
+      else admitted.set(userId, left)
+    }
+    request.socket.once('close', settle)
+    admissions.set(request, settle)
+  }
+
   function checkRoom (userId: string): void {
-    if (connections.connectionsOf(userId) >= opts.maxConnectionsPerUser) {
+    if (connections.connectionsOf(userId) + (admitted.get(userId) ?? 0) >= opts.maxConnectionsPerUser) {
       throw httpError(429, `user ${userId} already has ${opts.maxConnectionsPerUser} open connections (MAX_CONNECTIONS_PER_USER)`)
     }
   }
