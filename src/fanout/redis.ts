@@ -2,7 +2,7 @@
 // broadcast. A node subscribes to a channel while at least one of its connections needs it, so the count
 // PUBLISH returns (nodes that took it) tells sent from offline with no extra round trip.
 import { randomBytes } from 'node:crypto'
-import { Redis, type RedisOptions } from 'ioredis'
+import { Redis, ReplyError, type RedisOptions } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ConnectionManager } from '../connection-manager.js'
 import { OutgoingMessage } from '../message.js'
@@ -12,10 +12,17 @@ import { CONNECTION_SCRIPT, HEARTBEAT_SCRIPT, KEYS, LEAVE_SCRIPT, SYNC_SCRIPT } 
 
 const NOT_SENT = 'Redis is unavailable: nothing was sent; retry shortly'
 const IN_DOUBT = 'Redis did not answer in time: the message may still be delivered when it recovers, so a retry may deliver it twice'
+const LOST_IN_DOUBT = 'the connection to Redis was lost before it answered: the message may have been delivered, so a retry may deliver it twice'
 const UNAVAILABLE = 'Redis is unavailable; retry shortly'
 
 /** ioredis's rejection when commandTimeout passes: the command was written, and Redis may still run it. */
 const isTimeout = (err: unknown): boolean => (err as Error).message === 'Command timed out'
+/**
+ * Failures that say the command never ran: ioredis's, for a connection that is not ready (there is no offline
+ * queue, so nothing was written), and Redis's own error replies. Any other (a connection lost while a command was
+ * under way) leaves the command in doubt: Redis may have run it and its answer been lost.
+ */
+const neverRan = (err: unknown): boolean => err instanceof ReplyError || (err as Error).message.startsWith('Stream isn\'t writeable')
 
 const USER = 'pw:u:'
 const TOPIC = 'pw:t:'
@@ -31,6 +38,8 @@ export interface RedisFanoutOptions {
   log: FastifyBaseLogger
   /** Told the round trip of each successful PUBLISH, in seconds. */
   onPublished: (seconds: number) => void
+  /** Told ioredis's message for each failed command (a flood of them while Redis is away: throttle the log). */
+  onCommandFailed: (message: string) => void
 }
 
 interface PresenceCommands {
@@ -206,7 +215,8 @@ export class RedisFanout implements Fanout {
 
   /**
    * Runs Redis work, unless Redis has stopped answering; any failure becomes a 503 that says what became of a send.
-   * With the connection down nothing was written (no offline queue), but a timed-out command was, and may still run.
+   * With the connection down nothing was written (no offline queue), but a timed-out command was, and may still run,
+   * as may one under way when the connection was lost.
    */
   async #command<T> (work: () => Promise<T>, kind: 'send' | 'read'): Promise<T> {
     if (this.#stalled || this.#wrongDatabase) throw unavailable(kind === 'send' ? NOT_SENT : UNAVAILABLE)
@@ -217,12 +227,15 @@ export class RedisFanout implements Fanout {
     }
   }
 
-  /** The 503 for a failed command. A timed-out one was written and may still run: the node stalls until Redis answers. */
+  /**
+   * The 503 for a failed command, which says what became of a send. A timed-out one was written and may still run:
+   * the node stalls until Redis answers.
+   */
   #failure (err: unknown, kind: 'send' | 'read'): Error {
-    this.#log.warn({ err: (err as Error).message }, 'redis command failed')
+    this.#options.onCommandFailed((err as Error).message)
     if (isTimeout(err)) this.#stall()
     if (kind === 'read') return unavailable(UNAVAILABLE)
-    return unavailable(isTimeout(err) ? IN_DOUBT : NOT_SENT)
+    return unavailable(neverRan(err) ? NOT_SENT : isTimeout(err) ? IN_DOUBT : LOST_IN_DOUBT)
   }
 
   #stall (): void {

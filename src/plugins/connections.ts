@@ -8,6 +8,7 @@ import type { Config } from '../config.js'
 import type { Fanout } from '../fanout/fanout.js'
 import { LocalFanout } from '../fanout/local.js'
 import { RedisFanout } from '../fanout/redis.js'
+import { throttled } from '../log-throttle.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,13 +35,16 @@ async function connectionsPlugin (app: FastifyInstance, opts: ConnectionsOptions
     app.addHook('onClose', async () => { await fanout.close() })
     return
   }
+  // Every send fails while Redis is away: one line a second per kind of failure, with the count since the last.
+  const reportFailure = throttled(app, (fields: { err: string }) => { app.log.warn(fields, 'redis command failed') })
   const fanout = new RedisFanout(connections, {
     url: opts.redisUrl,
     nodeId: opts.nodeId,
     nodeTtlMs: opts.nodeTtlMs,
     log: app.log,
     // Read when called: the metrics plugin decorates the app after this one.
-    onPublished: seconds => app.metrics.redisPublished(seconds)
+    onPublished: seconds => app.metrics.redisPublished(seconds),
+    onCommandFailed: message => { reportFailure(message, { err: message }) }
   })
   app.decorate('fanout', fanout)
   app.addHook('onClose', async () => { await fanout.close() })

@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HealthSchema, ReadySchema } from '../schemas/health.js'
 import { ErrorSchema } from '../schemas/common.js'
-import { httpError } from '../plugins/error-handler.js'
+import { errorBody } from '../plugins/error-handler.js'
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/health', {
@@ -20,9 +20,11 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['operations'],
       response: { 200: ReadySchema, 503: ErrorSchema }
     }
-  }, async () => {
-    if (!app.fanout.ready) throw httpError(503, 'not ready: Redis is unavailable')
-    if (app.shedding()) throw httpError(503, 'not ready: overloaded, shedding load')
+  }, async (_request, reply) => {
+    // Answered here, not thrown: a balancer asks every few seconds, and a 503 from /ready is no refused request to log
+    // (what made the node not ready is logged when it happens).
+    if (!app.fanout.ready) return await reply.code(503).send(errorBody(503, 'not ready: Redis is unavailable'))
+    if (app.shedding()) return await reply.code(503).send(errorBody(503, 'not ready: overloaded, shedding load'))
     return { status: 'ready' as const }
   })
 }
