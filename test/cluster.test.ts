@@ -149,6 +149,28 @@ t.test('an upgrade whose client hangs up while Redis confirms it leaves nothing 
   t.match(await json(a, '/presence/alice'), { online: true, connections: 2 }, 'the room is whole: none of them holds a place')
 })
 
+t.test('deployments on two databases of one Redis do not hear each other', { skip }, async t => {
+  // Regression: pub/sub channels are server-wide, so a node on database 1 delivered to users of database 0's cluster
+  // (and said "sent" while its own /presence said offline).
+  const { redis, a } = await cluster(t)
+  const other = await listen(t, { redisUrl: `${redis.url}/1`, nodeId: 'other-db', nodeTtlMs: 2000 })
+  const alice = await connect(t, a, '/ws/alice?topics=news')
+  const mine = await connect(t, other, '/ws/bob')
+  for (const [path, body] of [
+    ['/send-message', { sender: 'x', receiver: 'alice', message: 'db 1' }],
+    ['/publish', { sender: 'x', topic: 'news', message: 'db 1' }],
+    ['/send-batch', { messages: [{ sender: 'x', receiver: 'alice', message: 'db 1' }] }]
+  ] as const) {
+    const res = await post(other, path, body)
+    t.not(res.body.status, 'sent', `${path}: nobody on database 1 holds it`)
+  }
+  t.equal((await post(other, '/broadcast', { sender: 'x', message: 'db 1 only' })).body.status, 'sent')
+  t.match(await mine.nextJson(), { broadcast: true, message: 'db 1 only' })
+  const check = await post(a, '/send-message', { sender: 'x', receiver: 'alice', message: 'db 0' })
+  t.match(await alice.nextJson(), { id: check.body.id }, 'the first frame alice gets is her own database\'s')
+  t.equal(mine.frames.length, 1)
+})
+
 t.test('a user split over nodes gets every message on every connection; presence and stats are cluster-wide', { skip }, async t => {
   const { a, b } = await cluster(t)
   const alice1 = await connect(t, a, '/ws/alice?topics=n1')

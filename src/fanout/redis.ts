@@ -24,9 +24,13 @@ const isTimeout = (err: unknown): boolean => (err as Error).message === 'Command
  */
 const neverRan = (err: unknown): boolean => err instanceof ReplyError || (err as Error).message.startsWith('Stream isn\'t writeable')
 
-const USER = 'pw:u:'
-const TOPIC = 'pw:t:'
-const ALL = 'pw:all'
+/**
+ * The channels' prefix. Pub/sub channels are shared by every database of a Redis server, so a deployment on another
+ * database (REDIS_URL's /N) gets channels of its own, as its keys are; database 0 keeps the prefix it always had.
+ */
+export function channelPrefix (db: number): string {
+  return db === 0 ? 'pw:' : `pw:db${db}:`
+}
 
 export interface RedisFanoutOptions {
   url: string
@@ -67,6 +71,9 @@ export class RedisFanout implements Fanout {
    */
   readonly #ledger: string
   #heartbeat: NodeJS.Timeout | undefined
+  readonly #user: string
+  readonly #topic: string
+  readonly #all: string
   /** Set when a presence write failed: the next heartbeat rewrites this node's whole share. */
   #dirty = false
   #closing = false
@@ -101,6 +108,10 @@ export class RedisFanout implements Fanout {
         pwLeave: { lua: LEAVE_SCRIPT, numberOfKeys: 0 }
       }
     }) as Client
+    const prefix = channelPrefix(this.#pub.options.db ?? 0)
+    this.#user = `${prefix}u:`
+    this.#topic = `${prefix}t:`
+    this.#all = `${prefix}all`
     // Resubscribing is ours to do (see #onSubscriberReady), from the channels still needed now.
     this.#sub = new Redis(options.url, { ...common, autoResubscribe: false })
 
@@ -129,12 +140,12 @@ export class RedisFanout implements Fanout {
     return this.ready ? 'ready' : this.#wrongDatabase ? 'wrong database' : 'unreachable'
   }
 
-  send (userId: string, message: OutgoingMessage): Promise<number> { return this.#publish(USER + userId, message) }
-  publish (topic: string, message: OutgoingMessage): Promise<number> { return this.#publish(TOPIC + topic, message) }
+  send (userId: string, message: OutgoingMessage): Promise<number> { return this.#publish(this.#user + userId, message) }
+  publish (topic: string, message: OutgoingMessage): Promise<number> { return this.#publish(this.#topic + topic, message) }
 
   async sendMany (messages: ReadonlyArray<readonly [string, OutgoingMessage]>): Promise<number[]> {
     const pipeline = this.#pub.pipeline()
-    for (const [userId, message] of messages) pipeline.publish(USER + userId, message.encode('json'))
+    for (const [userId, message] of messages) pipeline.publish(this.#user + userId, message.encode('json'))
     const started = process.hrtime.bigint()
     const replies = await this.#command(() => pipeline.exec(), 'send') as Array<[Error | null, number]>
     // A pipeline resolves even when a command inside it failed (timed out too); any failure fails the whole batch.
@@ -144,7 +155,7 @@ export class RedisFanout implements Fanout {
     return replies.map(([, nodes]) => nodes)
   }
 
-  broadcast (message: OutgoingMessage): Promise<number> { return this.#publish(ALL, message) }
+  broadcast (message: OutgoingMessage): Promise<number> { return this.#publish(this.#all, message) }
 
   async presence (userId: string): Promise<number> {
     // Number(null) is 0: a user nobody holds has no field.
@@ -162,7 +173,7 @@ export class RedisFanout implements Fanout {
   }
 
   async acquire (userId: string, topics: readonly string[]): Promise<Lease> {
-    const channels = [USER + userId, ALL, ...topics.map(topic => TOPIC + topic)]
+    const channels = [this.#user + userId, this.#all, ...topics.map(topic => this.#topic + topic)]
     const fresh: string[] = []
     for (const channel of channels) {
       const subscription = this.#subscriptions.get(channel)
@@ -267,8 +278,8 @@ export class RedisFanout implements Fanout {
   #deliver (channel: string, payload: Buffer): void {
     try {
       const message = OutgoingMessage.fromFrame(payload)
-      if (channel.startsWith(USER)) this.connections.send(channel.slice(USER.length), message)
-      else if (channel.startsWith(TOPIC)) this.connections.publish(channel.slice(TOPIC.length), message)
+      if (channel.startsWith(this.#user)) this.connections.send(channel.slice(this.#user.length), message)
+      else if (channel.startsWith(this.#topic)) this.connections.publish(channel.slice(this.#topic.length), message)
       else this.connections.broadcast(message)
     } catch (err) {
       this.#log.error({ err, channel }, 'undeliverable message from redis')
@@ -302,8 +313,8 @@ export class RedisFanout implements Fanout {
     const users: Array<string | number> = []
     const topics: Array<string | number> = []
     for (const [channel, { holders }] of this.#subscriptions) {
-      if (channel.startsWith(USER)) users.push(channel.slice(USER.length), holders)
-      else if (channel.startsWith(TOPIC)) topics.push(channel.slice(TOPIC.length), holders)
+      if (channel.startsWith(this.#user)) users.push(channel.slice(this.#user.length), holders)
+      else if (channel.startsWith(this.#topic)) topics.push(channel.slice(this.#topic.length), holders)
     }
     this.#pub.pwSync(this.#ledger, this.#silentMs, users.length / 2, ...users, ...topics)
       .then(total => this.#log.info({ connections: total }, 'presence synced to redis'), () => { this.#dirty = true })
