@@ -15,7 +15,13 @@ try {
 
 const app = await buildApp(config, { logger: loggerOptions(config, process.stdout.isTTY) }).catch(failToStart)
 
-closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
+closeWithGrace({
+  delay: config.shutdownTimeoutMs,
+  // Its own lines are plain text on stderr; these are JSON lines like every other.
+  logger: app.log,
+  onTimeout: () => { app.log.error({ ms: config.shutdownTimeoutMs }, 'killed by timeout: the shutdown took longer than SHUTDOWN_TIMEOUT_MS') },
+  onSecondSignal: signal => { app.log.error({ signal }, 'second signal: exiting at once, without finishing the shutdown') }
+}, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'shutting down after an unexpected error')
   else app.log.info({ signal }, 'shutting down')
   const started = performance.now()

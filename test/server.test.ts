@@ -44,6 +44,34 @@ t.test('a client that never answers the close frame is cut off at shutdown, and 
   t.same(closes.map(line => [JSON.parse(line).userId, JSON.parse(line).code]).sort(), [['alice', 1001], ['mute', 1001]])
 })
 
+t.test('a shutdown held past SHUTDOWN_TIMEOUT_MS, or cut short by a second signal, says so in a JSON line and exits 1', async t => {
+  // Regression: both were plain text on stderr ("killed by timeout (1000ms)", "second SIGTERM, exiting"), the only
+  // lines of the process that were not JSON.
+  for (const [ending, expected] of [
+    ['timeout', { level: 50, ms: 1000, msg: 'killed by timeout: the shutdown took longer than SHUTDOWN_TIMEOUT_MS' }],
+    ['second signal', { level: 50, signal: 'SIGTERM', msg: 'second signal: exiting at once, without finishing the shutdown' }]
+  ] as const) {
+    const server = await startServer({ SHUTDOWN_TIMEOUT_MS: '1000' })
+    t.teardown(() => { server.child.kill('SIGKILL') })
+    const { port } = new URL(server.url)
+    // A body that never finishes holds the shutdown (it is waited for, as a slow upload would be).
+    const stalled = connect(Number(port), '127.0.0.1')
+    t.teardown(() => stalled.destroy())
+    await once(stalled, 'connect')
+    stalled.write('POST /send-message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"sender"')
+    // Time for the server to route it: a request still in its headers would be closed rather than waited for.
+    await new Promise(resolve => setTimeout(resolve, 100))
+    server.child.kill('SIGTERM')
+    if (ending === 'second signal') {
+      await until(() => server.stdout().includes('"msg":"shutting down"'), 'the first signal is taken')
+      server.child.kill('SIGTERM')
+    }
+    t.equal(await server.exited, 1, ending)
+    const lines = server.stdout().trim().split('\n').map(line => JSON.parse(line) as Record<string, unknown>)
+    t.match(lines.at(-1), expected, ending)
+  }
+})
+
 t.test('connections without a request do not hold the shutdown, and an answer under way closes its connection', async t => {
   // Regression: an unused connection or one partway through its headers held the exit to SHUTDOWN_TIMEOUT_MS and
   // exit 1, and a POST answered during the shutdown said keep-alive, so its connection held it the same way.
