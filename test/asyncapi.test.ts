@@ -98,3 +98,10 @@ t.test('a running service serves the same document at GET /asyncapi.json', async
   t.equal(res.status, 200)
   t.same(await res.json(), doc)
 })
+
+t.test('asyncapi.yaml reads the same in YAML 1.1 readers (PyYAML, Ruby) as in YAML 1.2 ones', async t => {
+  // Regression: unquoted example timestamps became dates in 1.1 readers, against their own `type: string`.
+  const text = await readFile(new URL('../asyncapi.yaml', import.meta.url), 'utf8')
+  t.same(parse(text, { version: '1.1' }), parse(text))
+  t.same(parse(text), JSON.parse(JSON.stringify(buildAsyncApi())))
+})
