@@ -139,6 +139,8 @@ function checkRedisUrl (value: string): void {
   if (!URL.canParse(value)) throw new ConfigError('REDIS_URL', PATTERN_HINTS.REDIS_URL as string)
   // The database, in the path (/2) or the db parameter: ioredis would send SELECT NaN and crash.
   const url = new URL(value)
+  // ioredis would take an empty host for 127.0.0.1: a templated host that came out empty would run on localhost.
+  if (url.hostname === '') throw new ConfigError('REDIS_URL', 'must name a host (redis://host:6379)')
   const db = url.searchParams.get('db')
   if (!/^\/?(\d+)?$/.test(url.pathname) || (db !== null && !/^\d+$/.test(db))) {
     throw new ConfigError('REDIS_URL', 'must name its database as a number (redis://host:6379/0)')

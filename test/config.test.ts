@@ -169,6 +169,10 @@ t.test('a REDIS_URL whose database is not a number is refused in one line, witho
     t.throws(() => loadConfig({ REDIS_URL: url }), { variable: 'REDIS_URL', message: 'invalid configuration: REDIS_URL must name its database as a number (redis://host:6379/0)' }, url)
   }
   for (const url of ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379/', 'redis://127.0.0.1:6379/15', 'redis://127.0.0.1:6379?db=3']) t.equal(loadConfig({ REDIS_URL: url }).redisUrl, url)
+  // Regression: no host meant 127.0.0.1:6379 without a word, so a templated host that came out empty ran on localhost.
+  for (const url of ['redis://', 'rediss:///2', 'redis://?db=1']) {
+    t.throws(() => loadConfig({ REDIS_URL: url }), { variable: 'REDIS_URL', message: 'invalid configuration: REDIS_URL must name a host (redis://host:6379)' }, url)
+  }
 })
 
 t.test('API keys: one per line works like commas; a key no Authorization header can carry is refused, unechoed', async t => {
