@@ -13,10 +13,10 @@ import { RedisServer, ephemeralPortsFrom, freePort, redisMissing } from './redis
 const skip = redisMissing
 if (skip !== false) t.comment(skip)
 
-async function cluster (t: Test, overrides: Overrides = {}, logs?: LogCapture): Promise<{ redis: RedisServer, a: Server, b: Server }> {
+async function cluster (t: Test, overrides: Overrides = {}, logs?: LogCapture, logsOfB?: LogCapture): Promise<{ redis: RedisServer, a: Server, b: Server }> {
   const redis = await RedisServer.start(t)
   const node = (nodeId: string, nodeLogs?: LogCapture) => listen(t, { redisUrl: redis.url, nodeId, nodeTtlMs: 2000, ...overrides }, nodeLogs)
-  return { redis, a: await node('node-a', logs), b: await node('node-b') }
+  return { redis, a: await node('node-a', logs), b: await node('node-b', logsOfB) }
 }
 
 const json = async (server: Server, path: string) => await (await fetch(server.url + path)).json() as Record<string, unknown>
@@ -366,7 +366,8 @@ t.test('two nodes given the same NODE_ID (one setting for every replica) keep th
 })
 
 t.test('a node killed with SIGKILL: others keep serving, its presence expires, its receivers reconnect elsewhere', { skip }, async t => {
-  const { redis, a } = await cluster(t)
+  const [logsOfA, logsOfB] = [new LogCapture(), new LogCapture()]
+  const { redis, a } = await cluster(t, {}, logsOfA, logsOfB)
   const nodeTtlMs = 2000
   const c = await startServer({ REDIS_URL: redis.url, NODE_ID: 'node-c', NODE_TTL_MS: String(nodeTtlMs) })
   t.teardown(() => { c.child.kill('SIGKILL') })
@@ -384,6 +385,9 @@ t.test('a node killed with SIGKILL: others keep serving, its presence expires, i
   const gone = Date.now() - killedAt
   t.ok(gone <= nodeTtlMs + 500, `presence gone ${gone} ms after the kill (NODE_TTL_MS=${nodeTtlMs})`)
   t.equal((await json(a, '/stats')).nodes, 2, 'c was reaped')
+  // Regression: the line said how many nodes were reaped, not which.
+  const reaping = [...logsOfA.lines, ...logsOfB.lines].filter(line => line.msg === 'reaped silent nodes from presence')
+  t.match(reaping, [{ reaped: [/^node-c#[0-9a-f]{8}$/] }], 'whichever node reaped it names it')
 
   const again = await connect(t, a, '/ws/alice')
   t.equal((await post(a, '/send-message', { sender: 'x', receiver: 'alice', message: 'welcome back' })).body.status, 'sent')

@@ -58,18 +58,18 @@ return 1
 
 /**
  * ARGV: node, silentMs. Reaps the nodes past their deadline, then moves this node's to silentMs from now; returns
- * {wasMissing, reaped}.
+ * {wasMissing, the ids of the nodes reaped}.
  */
 export const HEARTBEAT_SCRIPT = PRELUDE + `
 local node, silent, t = ARGV[1], tonumber(ARGV[2]), now()
-local reaped = 0
+local reaped = {}
 for _, other in ipairs(redis.call('ZRANGEBYSCORE', NODES, '-inf', '(' .. t)) do
-  if other ~= node then reap(other); reaped = reaped + 1 end
+  if other ~= node then reap(other); reaped[#reaped + 1] = other end
 end
 -- Nodes of the version before deadlines keep their last beat, by their own clock, under pushwire:nodes. One silent
 -- for a minute died during an upgrade; nothing else would ever take its share out of presence.
 for _, old in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', '(' .. (t - 60000))) do
-  reap(old, P .. 'nodes'); reaped = reaped + 1
+  reap(old, P .. 'nodes'); reaped[#reaped + 1] = old
 end
 return { redis.call('ZADD', NODES, t + silent, node), reaped }
 `

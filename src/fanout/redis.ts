@@ -48,7 +48,7 @@ export interface RedisFanoutOptions {
 
 interface PresenceCommands {
   pwConnection: (...args: Array<string | number>) => Promise<number>
-  pwHeartbeat: (...args: Array<string | number>) => Promise<[number, number]>
+  pwHeartbeat: (...args: Array<string | number>) => Promise<[number, string[]]>
   pwSync: (...args: Array<string | number>) => Promise<number>
   pwLeave: (node: string) => Promise<number>
 }
@@ -302,7 +302,7 @@ export class RedisFanout implements Fanout {
         this.#stalled = false
         this.#log.info('redis answering again')
       }
-      if (reaped > 0) this.#log.warn({ reaped }, 'reaped silent nodes from presence')
+      if (reaped.length > 0) this.#log.warn({ reaped }, 'reaped silent nodes from presence')
       if (wasMissing === 1 || this.#dirty) this.#sync()
     }, (err: unknown) => { if (isTimeout(err)) this.#stall() })
   }
