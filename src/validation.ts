@@ -24,6 +24,16 @@ export function formatValidationError (errors: FastifySchemaValidationError[], d
     case 'enum':
       message = `${field} must be one of ${(params.allowedValues as string[]).join(', ')}`
       break
+    case 'type':
+      // The query parser turns a repeated parameter into a list: the only way a query value is not a string.
+      message = dataVar === 'querystring' && params.type === 'string' ? `${field} is given more than once; give it once` : `${field} ${String(error.message)}`
+      break
+    case 'uniqueItems':
+      {
+        const [first, second] = [Number(params.i), Number(params.j)].sort((x, y) => x - y)
+        message = `${field} must not repeat an item (items ${String(first)} and ${String(second)} are the same)`
+      }
+      break
     case 'maxLength':
     case 'minLength':
     case 'maxItems':

@@ -14,3 +14,12 @@ t.test('each ajv keyword becomes a sentence naming the field', async t => {
     issue('additionalProperties', { additionalProperty: 'reciever' })
   ], 'body').message, 'body/field/reciever is not an allowed field', 'an unknown field is named before the missing one')
 })
+
+t.test('a query parameter given twice, and a list that repeats an item, are said as such', async t => {
+  // Regression: "?format=json&format=text" said "querystring/format must be string", and a repeated topic in POST
+  // /tokens said ajv's "must NOT have duplicate items (items ## 1 and 0 are identical)".
+  t.equal(formatValidationError([issue('type', { type: 'string' }, 'must be string')], 'querystring').message,
+    'querystring/field is given more than once; give it once')
+  t.equal(formatValidationError([issue('uniqueItems', { i: 2, j: 0 }, 'must NOT have duplicate items (items ## 0 and 2 are identical)')], 'body').message,
+    'body/field must not repeat an item (items 0 and 2 are the same)')
+})

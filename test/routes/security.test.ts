@@ -76,6 +76,7 @@ t.test('POST /tokens mints tokens with a default and a maximum lifetime', async 
     [{ userId: 'alice', ttlSeconds: '60' }, 'body/ttlSeconds must be integer'],
     [{ userId: 'alice', topics: ['bad topic'] }, 'body/topics/0 must be "*" or contain only A-Z a-z 0-9 _ - . :'],
     [{ userId: 'alice', topics: 'news' }, 'body/topics must be array'],
+    [{ userId: 'alice', topics: ['news', 'sport', 'news'] }, 'body/topics must not repeat an item (items 0 and 2 are the same)'],
     [{ user: 'alice' }, 'body/user is not an allowed field']
   ]
   for (const [body, message] of bad) t.same((await post(server, '/tokens', body, auth())).body.message, message)

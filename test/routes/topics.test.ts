@@ -100,7 +100,8 @@ t.test('bad topic lists and bodies are 400s before anything happens', async t =>
     ['/ws/alice?topics=bad%20name', 'querystring/topics: "bad name" is not a topic name (1-64 characters from A-Z a-z 0-9 _ - . :)'],
     ['/ws/alice?topics=a@b', 'querystring/topics: "a@b" is not a topic name (1-64 characters from A-Z a-z 0-9 _ - . :)'],
     [`/ws/alice?topics=${tooMany}`, 'querystring/topics has 33 topics; a connection may hold at most 32'],
-    ['/ws/alice?topics=a&topics=b', 'querystring/topics must be string']
+    ['/ws/alice?topics=a&topics=b', 'querystring/topics is given more than once; give it once'],
+    ['/ws/alice?format=json&format=text', 'querystring/format is given more than once; give it once']
   ]
   for (const [path, message] of upgrades) {
     t.same(await refusedUpgrade(server, path), { status: 400, body: { statusCode: 400, error: 'Bad Request', message } }, path)
