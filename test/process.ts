@@ -28,7 +28,8 @@ export function spawnServer (env: Record<string, string>): { child: ChildProcess
   child.stdout?.on('data', (chunk: Buffer) => { out += chunk.toString() })
   child.stderr?.on('data', (chunk: Buffer) => { err += chunk.toString() })
   live.add(child)
-  const exited = once(child, 'exit').then(([code]) => {
+  // 'close', not 'exit': the last lines a process writes can still be on their way through the pipe at 'exit'.
+  const exited = once(child, 'close').then(([code]) => {
     live.delete(child)
     return code as number | null
   })

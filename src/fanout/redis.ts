@@ -108,7 +108,8 @@ export class RedisFanout implements Fanout {
         pwLeave: { lua: LEAVE_SCRIPT, numberOfKeys: 0 }
       }
     }) as Client
-    const prefix = channelPrefix(this.#pub.options.db ?? 0)
+    // ioredis fills in 0 when REDIS_URL names no database.
+    const prefix = channelPrefix(this.#pub.options.db as number)
     this.#user = `${prefix}u:`
     this.#topic = `${prefix}t:`
     this.#all = `${prefix}all`
