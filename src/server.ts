@@ -13,7 +13,13 @@ try {
   process.exit(1)
 }
 
+// A stop asked for while the app is being built (cluster mode waits up to 3 s for Redis) is noted, then carried out
+// below like any other once the app exists: it would otherwise kill the process without a line.
+let stopAsked: NodeJS.Signals | undefined
+const noteStop = (signal: NodeJS.Signals): void => { stopAsked = signal }
+process.once('SIGTERM', noteStop).once('SIGINT', noteStop)
 const app = await buildApp(config, { logger: loggerOptions(config, process.stdout.isTTY) }).catch(failToStart)
+process.off('SIGTERM', noteStop).off('SIGINT', noteStop)
 
 closeWithGrace({
   delay: config.shutdownTimeoutMs,
@@ -30,7 +36,8 @@ closeWithGrace({
   app.log.info({ ms: Math.round(performance.now() - started) }, 'shutdown complete')
 })
 
-await app.listen({ port: config.port, host: config.host }).catch(failToStart)
+if (stopAsked === undefined) await app.listen({ port: config.port, host: config.host }).catch(failToStart)
+else process.kill(process.pid, stopAsked)
 
 /**
  * A port or host that cannot be listened on is a setting to fix, said in one line like a bad variable, naming it

@@ -6,6 +6,7 @@ import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { spawnServer, startServer } from './process.js'
 import { until } from './helper.js'
+import { freePort } from './redis-server.js'
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   t.test(`${signal}: every WebSocket gets 1001 "server shutting down" and the process exits 0`, async t => {
@@ -23,6 +24,18 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     t.match(last, { msg: 'shutdown complete', ms: Number })
   })
 }
+
+t.test('a SIGTERM while the node waits for Redis at start-up stops it cleanly, without ever listening', async t => {
+  // Regression: it killed the process (exit 143) without a line: the shutdown handler was installed after start-up.
+  const proc = spawnServer({ PORT: '0', HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${await freePort()}` })
+  t.teardown(() => { proc.child.kill('SIGKILL') })
+  await until(() => proc.stdout().includes('"msg":"redis error"'), 'start-up is waiting for Redis')
+  proc.child.kill('SIGTERM')
+  t.equal(await proc.exited, 0)
+  const messages = proc.stdout().trim().split('\n').map(line => (JSON.parse(line) as { msg: string }).msg)
+  t.notOk(messages.some(msg => msg.startsWith('Server listening')), 'never listened')
+  t.same(messages.slice(-2), ['shutting down', 'shutdown complete'])
+})
 
 t.test('a client that never answers the close frame is cut off at shutdown, and its close is logged too', async t => {
   // Regression: the process exited as soon as it cut such clients off, before their close events ran, so the log
