@@ -9,6 +9,9 @@ t.test('JSON when stdout is not a terminal, pino-pretty when it is', async t => 
   t.equal(json.base, undefined, 'one node: pino\'s default pid and hostname')
   t.match(loggerOptions(single, true).transport, { target: 'pino-pretty' })
   t.same(json.redact, ['req.headers.authorization'])
+  // Regression: pino's default stream wrote asynchronously, and lines logged during a shutdown came out after its last.
+  t.match(json.stream, { fd: 1, sync: true }, 'JSON lines are written in order, each at once')
+  t.equal(loggerOptions(single, true).stream, undefined, 'pino-pretty has a stream of its own')
 })
 
 t.test('in cluster mode every line carries the node id', async t => {
