@@ -29,10 +29,7 @@ export function formatValidationError (errors: FastifySchemaValidationError[], d
       message = dataVar === 'querystring' && params.type === 'string' ? `${field} is given more than once; give it once` : `${field} ${String(error.message)}`
       break
     case 'uniqueItems':
-      {
-        const [first, second] = [Number(params.i), Number(params.j)].sort((x, y) => x - y)
-        message = `${field} must not repeat an item (items ${String(first)} and ${String(second)} are the same)`
-      }
+      message = `${field} must not repeat an item (items ${Math.min(Number(params.i), Number(params.j))} and ${Math.max(Number(params.i), Number(params.j))} are the same)`
       break
     case 'maxLength':
     case 'minLength':

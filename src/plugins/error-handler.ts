@@ -16,7 +16,10 @@ declare module 'fastify' {
     bodyLimitSetting?: string
   }
   interface FastifyInstance {
-    /** Logs a 4xx answer, throttled per status (see log-throttle.ts). `route` is 'unmatched' when no route was found. */
+    /**
+     * Logs a refusal (a 4xx, or a 503 that says why), throttled per status (see log-throttle.ts). `route` is
+     * 'unmatched' when no route was found.
+     */
     logRefusal: (request: Refused, statusCode: number, route: string) => void
   }
 }
@@ -146,13 +149,9 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
     // As Fastify's own handler does: an error may carry headers for its answer (a 415's Accept-Encoding, a 503's
     // Retry-After).
     if (err.headers !== undefined && (statusCode < 500 || err.expose === true)) reply.headers(err.headers)
-    // A 503 raised on purpose (Redis away, shutting down) says why, and is logged like a refusal, so the id a client
-    // quotes can be found; anything else 5xx says nothing.
-    if (statusCode === 503 && err.expose === true) {
-      app.logRefusal(request, 503, request.routeOptions.url ?? 'unmatched')
-      return reply.code(503).send(errorBody(503, err.message))
-    }
-    if (statusCode >= 500) return internalError(err, statusCode, request, reply)
+    // A 503 raised on purpose (Redis away, load shed, shutting down) is a refusal like a 4xx: it says why, and is
+    // logged so the id a client quotes can be found. Any other 5xx says nothing.
+    if (statusCode >= 500 && !(statusCode === 503 && err.expose === true)) return internalError(err, statusCode, request, reply)
     // Not a client that went away mid-request: nobody was refused, and nobody reads the answer.
     if (!request.raw.socket.destroyed) app.logRefusal(request, statusCode, request.routeOptions.url ?? 'unmatched')
     return reply.code(statusCode).send(errorBody(statusCode, clientMessage(err, request)))
