@@ -26,6 +26,8 @@ t.test('shedding logs a line a second at most, with how many requests it refused
   t.same(await Promise.all(Array.from({ length: 5 }, send)), [503, 503, 503, 503, 503])
   t.same(refusedCounts(), [1], 'the first at once, the rest counted')
   t.match(logs.find('load shed'), { type: 'heapUsedBytes', value: Number })
+  // And as a refusal, with the id of the request it turned away.
+  t.match(logs.find('request refused'), { statusCode: 503, route: '/send-message', reqId: String })
   // The rest are logged when the second is up, without waiting for another refusal.
   await until(() => refusedCounts().length === 2, 'the count is logged at the end of the second')
   t.same(refusedCounts(), [1, 4])
