@@ -273,7 +273,7 @@ function parseOrigins (value: string | undefined): AllowedOrigins {
   // The first bad origin is named; a list with none in it (",") is named whole.
   const bad = origins.length === 0 ? value : origins.find(origin => !isOrigin(origin))
   if (bad !== undefined) {
-    throw new ConfigError('ALLOWED_ORIGINS', `must be * or a comma-separated list of origins like https://app.example.com (got ${JSON.stringify(bad)})`)
+    throw new ConfigError('ALLOWED_ORIGINS', `must be * or a comma-separated list of origins like https://app.example.com (got ${JSON.stringify(bad)}${originHint(bad)})`)
   }
   return origins
 }
@@ -304,6 +304,12 @@ function isAddressOrRange (value: string): boolean {
   // range as the IPv4 range it maps, so ::ffff:10.0.0.0/96 is IPv4 /0 (the URL parser spells the address canonically).
   const mapped = family === 6 && new URL(`http://[${address}]`).hostname.startsWith('[::ffff:')
   return prefix >= (mapped ? 97 : 1) && prefix <= (family === 4 ? 32 : 128)
+}
+
+/** A browser sends its Origin lowercased, without a path or a default port: the form of a near-miss it would match. */
+function originHint (value: string): string {
+  const origin = URL.canParse(value) ? new URL(value).origin : 'null'
+  return origin.startsWith('http') ? `; a browser would send ${JSON.stringify(origin)}` : ''
 }
 
 function isOrigin (value: string): boolean {

@@ -85,6 +85,19 @@ t.test('bad values throw a ConfigError naming the variable', async t => {
     t.throws(() => loadConfig({ PORT: port }), { variable: 'PORT', message: `invalid configuration: PORT must be integer (got ${JSON.stringify(port)})` }, port)
   }
   t.throws(() => loadConfig({ ALLOWED_ORIGINS: ' , ' }), { variable: 'ALLOWED_ORIGINS', message: /list of origins/ }, 'a list with no origin in it')
+  // A near-miss says what a browser would send, which is what the list must hold.
+  const nearMisses: Array<[string, string]> = [
+    ['https://App.Example.com', 'https://app.example.com'],
+    ['https://app.example.com/', 'https://app.example.com'],
+    ['http://localhost:80', 'http://localhost']
+  ]
+  for (const [given, origin] of nearMisses) {
+    t.throws(() => loadConfig({ ALLOWED_ORIGINS: given }), {
+      variable: 'ALLOWED_ORIGINS',
+      message: `invalid configuration: ALLOWED_ORIGINS must be * or a comma-separated list of origins like https://app.example.com (got ${JSON.stringify(given)}; a browser would send ${JSON.stringify(origin)})`
+    }, given)
+  }
+  t.throws(() => loadConfig({ ALLOWED_ORIGINS: 'app.example.com' }), { message: /\(got "app\.example\.com"\)$/ }, 'no hint when there is no origin to give')
   // Regression: a URL parser takes "*" as a host name, so this started and then matched only itself: every browser refused.
   t.throws(() => loadConfig({ ALLOWED_ORIGINS: 'https://app.example.com,https://*.example.com' }), {
     variable: 'ALLOWED_ORIGINS',
