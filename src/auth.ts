@@ -79,6 +79,7 @@ export class ReceiverTokens {
     } catch (err) {
       throw new AuthFailure(401, describeJoseError(err))
     }
+    if (typeof payload.sub !== 'string') throw new AuthFailure(401, 'token sub claim must be a string: the user id')
     if (payload.sub !== userId) throw new AuthFailure(401, 'token sub does not match the user id in the URL')
     // A secret shared with other services must not let their tokens in: an aud, when there is one, must name us.
     if (payload.aud !== undefined && ![payload.aud].flat().includes(AUDIENCE)) {
@@ -101,7 +102,12 @@ function parseTopicsClaim (claim: unknown): string[] | null {
 
 function describeJoseError (err: unknown): string {
   if (err instanceof jose.JWTExpired) return 'token expired'
-  if (err instanceof jose.JWTClaimValidationFailed) return `token ${err.claim} claim is missing or invalid`
+  if (err instanceof jose.JWTClaimValidationFailed) {
+    if (err.reason === 'missing') return `token ${err.claim} claim is missing`
+    // jose checks no other claim against the clock here: exp has an error of its own, and iat is not checked.
+    if (err.claim === 'nbf' && err.reason === 'check_failed') return 'token is not valid yet: its nbf claim is in the future (check the clocks of the issuer and of this node)'
+    return `token ${err.claim} claim is invalid`
+  }
   if (err instanceof jose.JOSEAlgNotAllowed) return `token algorithm must be ${ALGORITHM}`
   if (err instanceof jose.JWSSignatureVerificationFailed) return 'token signature is invalid'
   return 'token is malformed'

@@ -52,7 +52,11 @@ t.test('every forged, stale or mismatched token is refused with the reason', asy
   const [header, payload, signature] = good.split('.') as [string, string, string]
   const cases: Array<[string, string, string[], number, RegExp]> = [
     ['expired', await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime(now() - 10).sign(key), [], 401, /^token expired$/],
-    ['no exp', await sign({ noExp: true }), [], 401, /exp claim is missing/],
+    ['no exp', await sign({ noExp: true }), [], 401, /^token exp claim is missing$/],
+    // Regression: these three said "claim is missing or invalid", or blamed the URL for a sub that is not a string.
+    ['nbf in the future', await sign({ nbf: now() + 60 }), [], 401, /^token is not valid yet: its nbf claim is in the future \(check the clocks of the issuer and of this node\)$/],
+    ['exp not a number', await sign({ noExp: true, exp: 'soon' }), [], 401, /^token exp claim is invalid$/],
+    ['sub not a string', await new SignJWT({ sub: 123 as unknown as string }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now() + 60).sign(key), [], 401, /^token sub claim must be a string: the user id$/],
     ['HS512 instead of HS256', await sign({}, 'HS512'), [], 401, /algorithm must be HS256/],
     ['alg none', `${b64({ alg: 'none' })}.${payload}.`, [], 401, /algorithm must be HS256|malformed/],
     ['wrong secret', await sign({}, 'HS256', new TextEncoder().encode('another-secret-that-is-32-bytes-long!!')), [], 401, /signature is invalid/],
