@@ -58,7 +58,7 @@ export const CLOSE = {
   abnormal: {
     code: 1006,
     reason: '',
-    when: 'never sent: the client reports it when the connection ends without a close frame (network loss, a missed heartbeat, or still open 2 s after the shutdown close)',
+    when: 'never sent: the client reports it when the connection ends without a close frame (network loss, a missed heartbeat, a ping flood: more than 60 pings in a row before their pongs are written, or still open 2 s after the shutdown close)',
     then: 'reconnect'
   }
 } as const satisfies Record<string, CloseCode>

@@ -205,6 +205,32 @@ t.test('a client that sends its close frame but keeps the TCP connection open is
   await connect(t, server, '/ws/zed') // the cap of 1 is free again
 })
 
+t.test('a ping flood (over 60 pings whose pongs are not yet written) is cut off without a close frame, as the README says', async t => {
+  // ws's maxPendingAutoPongs (60): a client that sends pings faster than their pongs can be written is dropped.
+  const server = await listen(t)
+  const { port } = server.app.server.address() as { port: number }
+  const flood = async (user: string, pings: number): Promise<{ pongs: number, closed: boolean }> => {
+    const socket = connectTcp({ port, host: '127.0.0.1' })
+    t.teardown(() => socket.destroy())
+    let received = Buffer.alloc(0)
+    socket.on('data', (chunk: Buffer) => { received = Buffer.concat([received, chunk]) })
+    const closed = once(socket, 'close').then(() => true)
+    socket.write(`GET /ws/${user} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
+    await until(() => received.includes('\r\n\r\n'), 'the 101 arrives')
+    const start = received.indexOf('\r\n\r\n') + 4
+    socket.write(Buffer.concat(Array.from({ length: pings }, () => Buffer.from([0x89, 0x80, 0, 0, 0, 0])))) // masked, empty
+    const settled = await Promise.race([closed, new Promise<false>(resolve => setTimeout(() => resolve(false), 300))])
+    const frames = received.subarray(start)
+    t.notOk(frames.includes(Buffer.from([0x88])), 'no close frame')
+    return { pongs: frames.length / 2, closed: settled }
+  }
+  t.same(await flood('calm', 60), { pongs: 60, closed: false })
+  const flooded = await flood('flood', 61)
+  t.equal(flooded.closed, true)
+  t.equal(flooded.pongs, 60)
+  await until(() => server.app.connections.connectionsOf('flood') === 0, 'the flooder is unregistered')
+})
+
 t.test('heartbeat: a connection that does not answer pings is terminated and unregistered', async t => {
   const logs = new LogCapture()
   const server = await listen(t, { heartbeatIntervalMs: 50 }, logs)
