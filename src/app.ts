@@ -33,6 +33,8 @@ export interface BuildOptions {
 
 export async function buildApp (config: Config, options: BuildOptions = {}) {
   const drain = new Drain()
+  // How long a socket closed by the server may take to answer the close handshake: at a shutdown, or as a slow consumer.
+  const closeGraceMs = Math.min(2000, Math.floor(config.shutdownTimeoutMs / 2))
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: config.bodyLimit,
@@ -75,7 +77,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     maxBufferedBytes: config.maxBufferedBytes,
     redisUrl: config.redisUrl,
     nodeId: config.nodeId,
-    nodeTtlMs: config.nodeTtlMs
+    nodeTtlMs: config.nodeTtlMs,
+    closeGraceMs
   })
   await app.register(auth, { apiKeys: config.apiKeys, jwtSecret: config.jwtSecret })
   // Before CORS, whose OPTIONS route it then measures like every other (it instruments routes as they are added).
@@ -101,7 +104,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     upgradeRatePerMinute: config.upgradeRatePerMinute,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
-    closeGraceMs: Math.min(2000, Math.floor(config.shutdownTimeoutMs / 2))
+    closeGraceMs
   })
   // After the WebSockets' close (their preClose hook comes first), just before Fastify closes the listener.
   app.addHook('preClose', (done) => {

@@ -141,6 +141,24 @@ t.test('a client that sends frames but never reads gets at most 16 KiB of error 
   t.equal(server.app.connections.connectionsOf('alice'), 1, 'still connected: it broke no rule')
 })
 
+t.test('a slow consumer that does not read its close frame is cut off after the close grace, not held for 30 s', async t => {
+  // Regression: ws waits 30 s for a close handshake that a client that is not reading never answers, holding the
+  // socket and up to MAX_BUFFERED_BYTES meanwhile; the log line and the 1013 metric waited with it.
+  const logs = new LogCapture()
+  const server = await listen(t, { maxBufferedBytes: 64 * 1024, maxMessageLength: 60_000, bodyLimit: 128 * 1024, shutdownTimeoutMs: 400 }, logs)
+  const slow = await connect(t, server, '/ws/slow')
+  ;(slow.ws as unknown as { _socket: { pause: () => void } })._socket.pause()
+  const message = 'x'.repeat(50_000)
+  for (let sent = 0; sent < 2000 && server.app.connections.connectionsOf('slow') > 0; sent++) {
+    await server.app.inject({ method: 'POST', url: '/send-message', payload: { sender: 'bob', receiver: 'slow', message } })
+  }
+  const closedAt = Date.now()
+  t.ok(logs.find('slow consumer closed'))
+  await until(() => logs.find('ws closed') !== undefined, 'the socket is closed', { timeoutMs: 5000 })
+  t.match(logs.find('ws closed'), { userId: 'slow', code: 1013 })
+  t.ok(Date.now() - closedAt >= 150, 'the client had the grace (200 ms) to read its close frame')
+})
+
 t.test('a client frame over 4 KiB closes the connection with 1009 and unregisters it', async t => {
   const server = await listen(t)
   const alice = await connect(t, server, '/ws/alice')
