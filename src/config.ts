@@ -131,6 +131,14 @@ export class ConfigError extends Error {
   }
 }
 
+/** A setting that passed its checks but that what it names refused while the node started (Redis, for REDIS_URL). */
+export class StartError extends Error {
+  constructor (readonly variable: string, detail: string) {
+    super(`${variable}: ${detail}`)
+    this.name = 'StartError'
+  }
+}
+
 interface AjvIssue { instancePath: string, message?: string, params: Record<string, unknown> }
 
 /** What ioredis would otherwise fail on with a stack trace, which may print the URL's password. */

@@ -56,9 +56,9 @@ export class RedisServer {
     return server
   }
 
-  /** (Re)starts the server on the same port, empty, as after a crash with persistence off. */
-  async restart (): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  /** (Re)starts the server on the same port, empty, as after a crash with persistence off; `args` replace start()'s. */
+  async restart (args = this.args): Promise<void> {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
     this.#process = child
     let out = ''
     await new Promise<void>((resolve, reject) => {

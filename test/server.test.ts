@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { spawnServer, startServer } from './process.js'
 import { until } from './helper.js'
-import { freePort } from './redis-server.js'
+import { freePort, redisMissing, RedisServer } from './redis-server.js'
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   t.test(`${signal}: every WebSocket gets 1001 "server shutting down" and the process exits 0`, async t => {
@@ -192,6 +192,19 @@ t.test('open mode says once, at start-up, that auth is off', async t => {
 })
 
 /** Starts the server with each environment and checks it exits 1 having written exactly that one line, no stack. */
+t.test('a Redis that refuses REDIS_URL (its password, its database) stops start-up with one line naming REDIS_URL', { skip: redisMissing }, async t => {
+  // Regression: the node started and stayed not ready for good, which no retry could fix, and an orchestrator saw
+  // a running process rather than a failed start.
+  const redis = await RedisServer.start(t, ['--requirepass', 'right-password-1'])
+  const at = `127.0.0.1:${redis.port}`
+  const local = { PORT: '0', HOST: '127.0.0.1' }
+  await exitsWithOneLine(t, [
+    [{ ...local, REDIS_URL: `redis://:wrong-password-2@${at}` }, /^cannot start: REDIS_URL: Redis refused its user name or password \(WRONGPASS\)$/],
+    [{ ...local, REDIS_URL: `redis://${at}` }, /^cannot start: REDIS_URL: Redis requires a password, which it does not give \(NOAUTH\)$/],
+    [{ ...local, REDIS_URL: `redis://:right-password-1@${at}/99` }, /^cannot start: REDIS_URL: Redis has no database 99 \(ERR DB index is out of range\)$/]
+  ])
+})
+
 async function exitsWithOneLine (t: Test, cases: Array<[Record<string, string>, RegExp]>): Promise<void> {
   for (const [env, expected] of cases) {
     const proc = spawnServer(env)

@@ -85,6 +85,10 @@ export class RedisFanout implements Fanout {
   #stalled = false
   /** Set when Redis refused REDIS_URL's database (SELECT): ioredis would carry on in database 0. Fixed by a restart. */
   #wrongDatabase = false
+  /** Why Redis refused REDIS_URL itself (its credentials or its database), while starting: no retry can fix that. */
+  #refusal: string | null = null
+  /** Until started() answers: refusals are then its to report, in the one line that stops start-up. */
+  #starting = true
 
   constructor (private readonly connections: ConnectionManager, options: RedisFanoutOptions) {
     this.#options = options
@@ -132,13 +136,14 @@ export class RedisFanout implements Fanout {
   }
 
   /**
-   * Once both connections are ready, or Redis refused REDIS_URL's database (no wait can fix that), or after
-   * `timeoutMs`: the node then starts not ready.
+   * Once both connections are ready, or Redis refused REDIS_URL (its credentials or its database: no wait can fix
+   * that, and the reason is returned), or after `timeoutMs`: the node then starts not ready.
    */
-  async started (timeoutMs: number): Promise<'ready' | 'wrong database' | 'unreachable'> {
+  async started (timeoutMs: number): Promise<'ready' | 'unreachable' | { refused: string }> {
     const deadline = Date.now() + timeoutMs
-    while (!this.ready && !this.#wrongDatabase && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
-    return this.ready ? 'ready' : this.#wrongDatabase ? 'wrong database' : 'unreachable'
+    while (!this.ready && this.#refusal === null && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+    this.#starting = false
+    return this.#refusal !== null ? { refused: this.#refusal } : this.ready ? 'ready' : 'unreachable'
   }
 
   send (userId: string, message: OutgoingMessage): Promise<number> { return this.#publish(this.#user + userId, message) }
@@ -337,10 +342,15 @@ export class RedisFanout implements Fanout {
     // wrong password (WRONGPASS, NOAUTH) is told apart from a Redis that is down without a line per retry. The
     // messages name the host and port at most, never the URL's password.
     client.on('error', (err: Error & { command?: { name: string } }) => {
-      // Said once, for both connections, in place of the generic line.
+      // Said once, for both connections, in place of the generic line; at start-up, by started() instead.
       if (err.command?.name === 'select') {
-        if (!this.#wrongDatabase) this.#log.error({ role, err: err.message }, 'REDIS_URL names a database this Redis does not have; /ready answers 503 until it is fixed and the node restarted')
+        if (this.#starting) this.#refusal ??= `Redis has no database ${String(client.options.db)} (${err.message})`
+        else if (!this.#wrongDatabase) this.#log.error({ role, err: err.message }, 'REDIS_URL names a database this Redis does not have; /ready answers 503 until it is fixed and the node restarted')
         this.#wrongDatabase = true
+        return
+      }
+      if (this.#starting && /^(WRONGPASS|NOAUTH)\b/.test(err.message)) {
+        this.#refusal ??= err.message.startsWith('NOAUTH') ? 'Redis requires a password, which it does not give (NOAUTH)' : 'Redis refused its user name or password (WRONGPASS)'
         return
       }
       if (err.message === lastError || this.#closing) return

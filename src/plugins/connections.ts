@@ -4,7 +4,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { CLOSE } from '../close-codes.js'
 import { ConnectionManager } from '../connection-manager.js'
-import type { Config } from '../config.js'
+import { StartError, type Config } from '../config.js'
 import type { Fanout } from '../fanout/fanout.js'
 import { LocalFanout } from '../fanout/local.js'
 import { RedisFanout } from '../fanout/redis.js'
@@ -55,12 +55,16 @@ async function connectionsPlugin (app: FastifyInstance, opts: ConnectionsOptions
   })
   app.decorate('fanout', fanout)
   app.addHook('onClose', async () => { await fanout.close() })
-  // Start serving even if Redis is not up yet: /ready says 503 until it is, and ioredis keeps trying.
+  // Start serving even if Redis is not up yet: /ready says 503 until it is, and ioredis keeps trying. A Redis that
+  // refuses REDIS_URL is a setting to fix instead, and stops start-up like one (server.ts says it in one line).
   // (The node id is in every log line already: logger.ts binds it in cluster mode.)
-  // A refused database was logged when Redis refused it.
   const started = await fanout.started(3000)
   if (started === 'unreachable') app.log.error('redis not reachable yet; /ready answers 503 until it is')
   else if (started === 'ready') app.log.info('cluster mode: sharing receivers through redis')
+  else {
+    await fanout.close()
+    throw new StartError('REDIS_URL', started.refused)
+  }
 }
 
 export default fp(connectionsPlugin, { name: 'connections', fastify: '5.x' })
