@@ -54,6 +54,9 @@ export interface Config {
 
 export const MIN_API_KEY_LENGTH = 24
 export const MIN_JWT_SECRET_BYTES = 32
+/** A send's body around its text: two user ids of up to 64 characters, the keys and the punctuation. */
+const MESSAGE_ENVELOPE_BYTES = 200
+const MIN_SHED_HEAP_USED_BYTES = 64 * 1024 * 1024
 /** Limits that apply under NODE_ENV=production unless set; elsewhere the limits are off unless set. */
 export const PRODUCTION_LIMITS = { rateLimitPerMinute: 60_000, upgradeRatePerMinute: 1200 }
 
@@ -97,7 +100,8 @@ const EnvSchema = Type.Partial(Type.Object({
   BODY_LIMIT: positive(64 * 1024 * 1024),
   BATCH_BODY_LIMIT: positive(256 * 1024 * 1024),
   MAX_CONNECTIONS_PER_USER: positive(100_000),
-  HEARTBEAT_INTERVAL_MS: positive(24 * 3600 * 1000),
+  // Below a second a healthy client's pong may come after the next ping, and it is cut off.
+  HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 24 * 3600 * 1000 }),
   MAX_BUFFERED_BYTES: positive(1024 * 1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: positive(10 * 60 * 1000),
   REQUEST_TIMEOUT_MS: positive(60 * 60 * 1000),
@@ -112,7 +116,7 @@ const EnvSchema = Type.Partial(Type.Object({
   METRICS_PORT: Type.Integer({ minimum: 1, maximum: 65535 }),
   METRICS_HOST: Type.String({ minLength: 1 }),
   SHED_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60_000 }),
-  SHED_HEAP_USED_BYTES: Type.Integer({ minimum: 0 }),
+  SHED_HEAP_USED_BYTES: Type.Integer({ minimum: 0, maximum: 2 ** 40 }),
   TRUST_PROXY: Type.String()
 }))
 
@@ -177,6 +181,7 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(variable, `${PATTERN_HINTS[variable] ?? describe(issue)}${got}`)
   }
   checkDecimal(data)
+  checkLimits(parsed)
   if (parsed.METRICS_PORT !== undefined && parsed.METRICS_PORT === (parsed.PORT ?? defaultConfig.port)) {
     throw new ConfigError('METRICS_PORT', `must differ from PORT (both ${parsed.METRICS_PORT})`)
   }
@@ -236,6 +241,25 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
   }
 }
 
+/** Limits that pass one by one but cannot work together, or would turn every request away. */
+function checkLimits (parsed: Env): void {
+  const maxMessageLength = parsed.MAX_MESSAGE_LENGTH ?? defaultConfig.maxMessageLength
+  const bodyLimit = parsed.BODY_LIMIT ?? defaultConfig.bodyLimit
+  // Up to 4 bytes a character in UTF-8, and the JSON around the text (two ids of up to 64 characters, the keys).
+  const largestSend = 4 * maxMessageLength + MESSAGE_ENVELOPE_BYTES
+  if (bodyLimit < largestSend) {
+    throw new ConfigError('BODY_LIMIT', `of ${bodyLimit} bytes is too small for MAX_MESSAGE_LENGTH ${maxMessageLength}: such a message can take ${largestSend} bytes (4 a character in UTF-8, and the JSON around it); raise BODY_LIMIT or lower MAX_MESSAGE_LENGTH`)
+  }
+  const batchBodyLimit = parsed.BATCH_BODY_LIMIT ?? defaultConfig.batchBodyLimit
+  if (batchBodyLimit < bodyLimit) {
+    throw new ConfigError('BATCH_BODY_LIMIT', `of ${batchBodyLimit} bytes is smaller than BODY_LIMIT (${bodyLimit}): a batch could not carry the message a single send takes`)
+  }
+  const heap = parsed.SHED_HEAP_USED_BYTES ?? 0
+  if (heap > 0 && heap < MIN_SHED_HEAP_USED_BYTES) {
+    throw new ConfigError('SHED_HEAP_USED_BYTES', `must be 0 (off) or at least ${MIN_SHED_HEAP_USED_BYTES} (64 MiB): an idle node's heap is about 30 MiB, so a lower limit sheds every POST (got ${heap})`)
+  }
+}
+
 /** ajv coerces as Number() does, so "0x10DE", "4.3e3" and "0b101" would pass as integers: only decimal digits do. */
 function checkDecimal (data: Record<string, string>): void {
   for (const [name, value] of Object.entries(data)) {
@@ -253,6 +277,8 @@ function describe (issue: AjvIssue): string {
 function readSecrets (env: NodeJS.ProcessEnv): Pick<Config, 'apiKeys' | 'jwtSecret'> {
   // Comma-separated, or one per line (API_KEYS="$(cat keys.txt)").
   const apiKeys = (env.API_KEYS ?? '').split(/[,\n]/).map(key => key.trim()).filter(key => key !== '')
+  // A template whose values came out empty ("${A},${B}") would otherwise run open: only a blank value means unset.
+  if (apiKeys.length === 0 && (env.API_KEYS ?? '').trim() !== '') throw new ConfigError('API_KEYS', 'lists no key, only separators; give the keys, or leave it unset')
   const weak = apiKeys.findIndex(key => key.length < MIN_API_KEY_LENGTH)
   if (weak !== -1) {
     throw new ConfigError('API_KEYS', `key #${weak + 1} is shorter than ${MIN_API_KEY_LENGTH} characters; use long random keys, e.g. openssl rand -hex 32`)

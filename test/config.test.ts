@@ -61,6 +61,32 @@ t.test('every variable is read and converted', async t => {
   t.match(defaultConfig.nodeId, /^[A-Za-z0-9_.:-]+-[0-9a-f]{6}$/)
 })
 
+t.test('limits that cannot work are refused: together, or against every request', async t => {
+  // Regression: each of these started. A healthy client was cut off ~15 ms after connecting, every POST was shed,
+  // a message of MAX_MESSAGE_LENGTH characters got a 413, or a batch of one could not carry what a send takes.
+  const refused: Array<[Record<string, string>, string]> = [
+    [{ HEARTBEAT_INTERVAL_MS: '999' }, 'invalid configuration: HEARTBEAT_INTERVAL_MS must be >= 1000 (got "999")'],
+    [{ SHED_HEAP_USED_BYTES: '1' }, 'invalid configuration: SHED_HEAP_USED_BYTES must be 0 (off) or at least 67108864 (64 MiB): an idle node\'s heap is about 30 MiB, so a lower limit sheds every POST (got 1)'],
+    [{ SHED_HEAP_USED_BYTES: '99999999999999999999' }, 'invalid configuration: SHED_HEAP_USED_BYTES must be <= 1099511627776 (got "99999999999999999999")'],
+    [{ MAX_MESSAGE_LENGTH: '100000' }, 'invalid configuration: BODY_LIMIT of 16384 bytes is too small for MAX_MESSAGE_LENGTH 100000: such a message can take 400200 bytes (4 a character in UTF-8, and the JSON around it); raise BODY_LIMIT or lower MAX_MESSAGE_LENGTH'],
+    [{ BODY_LIMIT: '4199' }, 'invalid configuration: BODY_LIMIT of 4199 bytes is too small for MAX_MESSAGE_LENGTH 1000: such a message can take 4200 bytes (4 a character in UTF-8, and the JSON around it); raise BODY_LIMIT or lower MAX_MESSAGE_LENGTH'],
+    [{ BATCH_BODY_LIMIT: '10' }, 'invalid configuration: BATCH_BODY_LIMIT of 10 bytes is smaller than BODY_LIMIT (16384): a batch could not carry the message a single send takes'],
+    [{ API_KEYS: ',' }, 'invalid configuration: API_KEYS lists no key, only separators; give the keys, or leave it unset'],
+    [{ API_KEYS: ' , \n ,' }, 'invalid configuration: API_KEYS lists no key, only separators; give the keys, or leave it unset']
+  ]
+  for (const [env, message] of refused) t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
+  const taken: Array<Record<string, string>> = [
+    { HEARTBEAT_INTERVAL_MS: '1000' },
+    { SHED_HEAP_USED_BYTES: '0' },
+    { SHED_HEAP_USED_BYTES: String(64 * 1024 * 1024) },
+    { MAX_MESSAGE_LENGTH: '100000', BODY_LIMIT: '400200' },
+    { BODY_LIMIT: '4200' },
+    { BATCH_BODY_LIMIT: '16384' },
+    { API_KEYS: ' ' }
+  ]
+  for (const env of taken) t.doesNotThrow(() => loadConfig(env), JSON.stringify(env))
+})
+
 t.test('bad values throw a ConfigError naming the variable', async t => {
   const cases: Array<[Record<string, string>, string]> = [
     [{ PORT: '70000' }, 'PORT'],
