@@ -11,12 +11,20 @@ import type { Config } from './config.js'
  * line against the async stream's 3.4, 200,000 lines into a pipe); what it gives up is a buffer for a log reader that
  * stops reading, which would now hold the node up rather than grow its memory.
  */
-export function loggerOptions (config: Pick<Config, 'logLevel' | 'redisUrl' | 'nodeId'>, isTTY: boolean): LoggerOptions & { stream?: DestinationStream } {
+export function loggerOptions (config: Pick<Config, 'logLevel' | 'redisUrl' | 'nodeId'>, pretty: boolean): LoggerOptions & { stream?: DestinationStream } {
   return {
     level: config.logLevel,
     // In a cluster every line says which node wrote it.
     ...(config.redisUrl === null ? {} : { base: { pid: process.pid, hostname: hostname(), node: config.nodeId } }),
     redact: ['req.headers.authorization'],
-    ...(isTTY ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : { stream: pino.destination({ dest: 1, sync: true }) })
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : { stream: pino.destination({ dest: 1, sync: true }) })
   }
+}
+
+/**
+ * Pretty lines for a person at a terminal, JSON otherwise. Production is always JSON: `docker run -t` and
+ * `kubectl run -t` give the node a terminal whose output a log collector still reads.
+ */
+export function prettyLogs (isTTY: boolean | undefined, nodeEnv: string | undefined): boolean {
+  return isTTY === true && nodeEnv !== 'production'
 }

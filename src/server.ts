@@ -2,7 +2,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
-import { loggerOptions } from './logger.js'
+import { loggerOptions, prettyLogs } from './logger.js'
 
 let config: Config
 try {
@@ -18,7 +18,7 @@ try {
 let stopAsked: NodeJS.Signals | undefined
 const noteStop = (signal: NodeJS.Signals): void => { stopAsked = signal }
 process.once('SIGTERM', noteStop).once('SIGINT', noteStop)
-const app = await buildApp(config, { logger: loggerOptions(config, process.stdout.isTTY) }).catch(failToStart)
+const app = await buildApp(config, { logger: loggerOptions(config, prettyLogs(process.stdout.isTTY, process.env.NODE_ENV)) }).catch(failToStart)
 process.off('SIGTERM', noteStop).off('SIGINT', noteStop)
 
 closeWithGrace({

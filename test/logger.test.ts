@@ -1,5 +1,5 @@
 import t from 'tap'
-import { loggerOptions } from '../src/logger.js'
+import { loggerOptions, prettyLogs } from '../src/logger.js'
 
 t.test('JSON when stdout is not a terminal, pino-pretty when it is', async t => {
   const single = { logLevel: 'warn', redisUrl: null, nodeId: 'n1' }
@@ -16,4 +16,13 @@ t.test('JSON when stdout is not a terminal, pino-pretty when it is', async t => 
 
 t.test('in cluster mode every line carries the node id', async t => {
   t.match(loggerOptions({ logLevel: 'info', redisUrl: 'redis://127.0.0.1:6379', nodeId: 'node-7' }, false).base, { node: 'node-7', pid: process.pid })
+})
+
+t.test('pretty lines only for a terminal outside production', async t => {
+  t.equal(prettyLogs(true, undefined), true)
+  t.equal(prettyLogs(true, 'development'), true)
+  // Regression: docker run -t (the image sets NODE_ENV=production) printed coloured text to a JSON log collector.
+  t.equal(prettyLogs(true, 'production'), false)
+  t.equal(prettyLogs(false, undefined), false)
+  t.equal(prettyLogs(undefined, undefined), false, 'Node leaves isTTY unset on a pipe')
 })
