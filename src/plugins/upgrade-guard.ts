@@ -61,6 +61,8 @@ export async function authenticateUpgrade (tokens: ReceiverTokens, request: Fast
   const token = upgradeToken(request)
   if (token === null) {
     reply.header('www-authenticate', 'Bearer realm="pushwire"')
+    // A header of another scheme (a page behind basic auth) is no error while the token rides in the subprotocols.
+    if (request.headers.authorization !== undefined) throw new AuthFailure(401, 'the Authorization header must be "Bearer <token>", or from a browser send the token in the subprotocols ["pushwire", "bearer.<token>"]')
     throw new AuthFailure(401, 'a receiver token is required: send "Authorization: Bearer <token>", or from a browser the subprotocols ["pushwire", "bearer.<token>"]')
   }
   try {

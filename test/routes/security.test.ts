@@ -114,6 +114,9 @@ t.test('upgrades without a good token are refused before the 101', async t => {
     ['no exp', '/ws/alice', bearer(noExp), 401, /exp claim/],
     ['another user\'s token', '/ws/alice', bearer(bobs), 401, /sub does not match/],
     ['garbage', '/ws/alice', bearer('x.y.z'), 401, /malformed/],
+    // Regression: these said a token was required, though one was sent.
+    ['another scheme', '/ws/alice', { headers: { authorization: 'Basic YWxpY2U6cHc=' } }, 401, /^the Authorization header must be "Bearer <token>"/],
+    ['a token and more', '/ws/alice', { headers: { authorization: `Bearer ${bobs} extra` } }, 401, /^the Authorization header must be "Bearer <token>"/],
     ['a topic the token does not allow', '/ws/alice?topics=news,admin', bearer(newsOnly), 403, /does not allow topic "admin"/]
   ]
   for (const [name, path, options, status, message] of cases) {
@@ -122,8 +125,10 @@ t.test('upgrades without a good token are refused before the 101', async t => {
     t.match(res.body.message, message, name)
   }
   await connect(t, server, '/ws/alice?topics=news', bearer(newsOnly))
+  // A page behind HTTP basic auth: the browser adds its Authorization header, and the token rides in the subprotocols.
+  await connect(t, server, '/ws/alice?topics=news', { headers: { authorization: 'Basic YWxpY2U6cHc=' } }, ['pushwire', `bearer.${newsOnly}`])
   await connect(t, server, '/ws/alice?topics=anything,else', bearer(anyTopic))
-  t.equal(server.app.connections.connectionsOf('alice'), 2)
+  t.equal(server.app.connections.connectionsOf('alice'), 3)
   t.equal((await refusedUpgrade(server, '/ws/not%20valid', bearer(bobs))).status, 400, 'a bad user id is still a 400')
 })
 
