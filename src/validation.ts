@@ -31,10 +31,13 @@ export function formatValidationError (errors: FastifySchemaValidationError[], d
     case 'uniqueItems':
       message = `${field} must not repeat an item (items ${Math.min(Number(params.i), Number(params.j))} and ${Math.max(Number(params.i), Number(params.j))} are the same)`
       break
-    case 'maxLength':
     case 'minLength':
-    case 'maxItems':
     case 'minItems':
+      // ajv says "must NOT have fewer than 1 characters".
+      message = params.limit === 1 ? `${field} must not be empty` : `${field} ${String(error.message).replace('NOT have', 'not have')}`
+      break
+    case 'maxLength':
+    case 'maxItems':
       message = `${field} ${String(error.message).replace('NOT have', 'not have')}`
       break
     default:

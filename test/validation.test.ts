@@ -23,3 +23,11 @@ t.test('a query parameter given twice, and a list that repeats an item, are said
   t.equal(formatValidationError([issue('uniqueItems', { i: 2, j: 0 }, 'must NOT have duplicate items (items ## 0 and 2 are identical)')], 'body').message,
     'body/field must not repeat an item (items 0 and 2 are the same)')
 })
+
+t.test('a list or text that must not be empty says so; other lengths keep their figure', async t => {
+  // Regression: "must not have fewer than 1 characters", and "fewer than 1 items".
+  t.equal(formatValidationError([issue('minLength', { limit: 1 }, 'must NOT have fewer than 1 characters')], 'body').message, 'body/field must not be empty')
+  t.equal(formatValidationError([issue('minItems', { limit: 1 }, 'must NOT have fewer than 1 items')], 'body').message, 'body/field must not be empty')
+  t.equal(formatValidationError([issue('minLength', { limit: 3 }, 'must NOT have fewer than 3 characters')], 'body').message, 'body/field must not have fewer than 3 characters')
+  t.equal(formatValidationError([issue('maxItems', { limit: 1000 }, 'must NOT have more than 1000 items')], 'body').message, 'body/field must not have more than 1000 items')
+})

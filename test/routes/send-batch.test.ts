@@ -34,7 +34,7 @@ t.test('one invalid item rejects the whole batch with a 400 naming its index; no
     [{ messages: [good, { sender: 's', receiver: 'alice' }, { ...good, x: 1 }] }, 'body/messages/1/message is required'],
     [{ messages: [good, { sender: 's', message: 'x', reciever: 'alice' }, { ...good, x: 1 }] }, 'body/messages/1/reciever is not an allowed field'],
     [{ messages: [good, { ...good, message: 5, x: 1 }] }, 'body/messages/1/x is not an allowed field'],
-    [{ messages: [] }, 'body/messages must not have fewer than 1 items'],
+    [{ messages: [] }, 'body/messages must not be empty'],
     [{ messages: Array.from({ length: 1001 }, () => good) }, 'body/messages must not have more than 1000 items'],
     [{ messages: good }, 'body/messages must be array'],
     [[good], 'body must be object']
