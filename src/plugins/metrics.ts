@@ -14,6 +14,7 @@ export type MessageKind = 'direct' | 'topic' | 'broadcast'
 /** What the rest of the app reports; every method is a no-op when metrics are off. */
 export interface Metrics {
   message: (kind: MessageKind, status: 'sent' | 'offline', startedSecondsAgo: number) => void
+  wsOpened: () => void
   wsClosed: (code: number) => void
   heartbeatTerminated: () => void
   slowConsumerClosed: () => void
@@ -29,7 +30,7 @@ declare module 'fastify' {
 }
 
 const noop = (): void => {}
-export const NO_METRICS: Metrics = { message: noop, wsClosed: noop, heartbeatTerminated: noop, slowConsumerClosed: noop, redisPublished: noop, unmatched: noop }
+export const NO_METRICS: Metrics = { message: noop, wsOpened: noop, wsClosed: noop, heartbeatTerminated: noop, slowConsumerClosed: noop, redisPublished: noop, unmatched: noop }
 
 export interface MetricsOptions {
   enabled: boolean
@@ -126,7 +127,9 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
   const mirrored = (name: string, help: string, read: () => number) => new Counter({
     name, help, registers: [registry], collect () { this.reset(); this.inc(read()) }
   })
-  mirrored('pushwire_frames_written_total', 'Frames written to sockets', () => connections().framesWritten)
+  mirrored('pushwire_frames_written_total', 'Message frames written to sockets', () => connections().framesWritten)
+  let opens = 0
+  mirrored('pushwire_ws_opens_total', 'WebSocket connections opened (upgrades answered 101)', () => opens)
   let heartbeatTerminations = 0
   let slowConsumerCloses = 0
   mirrored('pushwire_heartbeat_terminations_total', 'Connections terminated for missing a heartbeat', () => heartbeatTerminations)
@@ -166,6 +169,7 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
       counts[kind][status]++
       sendDuration.observe(seconds)
     },
+    wsOpened: () => { opens++ },
     wsClosed: code => closes.inc({ code: closeLabels.get(code) ?? 'other' }),
     heartbeatTerminated: () => { heartbeatTerminations++ },
     slowConsumerClosed: () => { slowConsumerCloses++ },

@@ -182,6 +182,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       connection.release = (request.lease as Lease).release
       ;(admissions.get(request.raw) as () => void)()
       connections.add(connection)
+      app.metrics.wsOpened()
       log.info({ connId: connection.id, userId: connection.userId, topics: connection.topics.length }, 'ws connected')
       // Nothing may keep the upgrade's request and reply once the 101 is out (about 2.5 KiB per idle connection):
       // @fastify/websocket's 'error' listener closes over both (onError below logs the same), and the ServerResponse

@@ -64,6 +64,7 @@ t.test('counters and gauges match a scripted workload exactly', async t => {
   t.equal(value(families, 'pushwire_frames_written_total'), 9)
   t.equal(value(families, 'pushwire_send_duration_seconds'), 6, 'one duration per accepted message')
   t.equal(value(families, 'pushwire_connections'), 3)
+  t.equal(value(families, 'pushwire_ws_opens_total'), 3, 'upgrades that reached the 101')
   t.equal(value(families, 'pushwire_users'), 2)
   t.equal(value(families, 'pushwire_topics'), 2)
   t.equal(families.find(f => f.name === 'pushwire_http_request_duration_seconds')?.type, 'HISTOGRAM')
@@ -94,6 +95,8 @@ t.test('counters and gauges match a scripted workload exactly', async t => {
   t.notMatch(await (await fetch(`${server.url}/metrics`)).text(), /code="(3000|4321|4999)"/)
   t.equal(value(families, 'pushwire_heartbeat_terminations_total'), 1)
   t.equal(value(families, 'pushwire_slow_consumer_closes_total'), 1)
+  // Regression: nothing counted opens, so a reconnect storm showed only as closes and a flat gauge.
+  t.equal(value(families, 'pushwire_ws_opens_total'), 8, 'three, then three made-up closers, the mute one and the slow one')
 })
 
 t.test('with auth on, /metrics on the main port needs an API key', async t => {
