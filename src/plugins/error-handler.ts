@@ -20,7 +20,7 @@ declare module 'fastify' {
      * Logs a refusal (a 4xx, or a 503 that says why), throttled per status (see log-throttle.ts). `route` is
      * 'unmatched' when no route was found.
      */
-    logRefusal: (request: Refused, statusCode: number, route: string) => void
+    logRefusal: (request: Refused, statusCode: number, route: string, reason?: string) => void
   }
 }
 
@@ -131,11 +131,11 @@ export function clientErrorHandler (options: { requestTimeoutMs: number, allowed
 async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
   // Every 4xx, so that the id a client quotes can be found, and a client retrying a bad key in a loop is seen. Ids
   // and the route only: never the URL's query, headers or body.
-  const report = throttled(app, (fields: { reqId: string, statusCode: number, method: string, route: string, ip: string | undefined }) => {
+  const report = throttled(app, (fields: { reqId: string, statusCode: number, method: string, route: string, ip: string | undefined, reason?: string }) => {
     app.log.info(fields, 'request refused')
   })
-  app.decorate('logRefusal', (request: Refused, statusCode: number, route: string) => {
-    report(statusCode, { reqId: request.id, statusCode, method: request.method, route, ip: request.ip })
+  app.decorate('logRefusal', (request: Refused, statusCode: number, route: string, reason?: string) => {
+    report(statusCode, { reqId: request.id, statusCode, method: request.method, route, ip: request.ip, ...(reason === undefined ? {} : { reason }) })
   })
 
   // Node drops a CONNECT unanswered when nobody listens for it; this answers it like any other wrong method. The
@@ -152,9 +152,11 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
     // A 503 raised on purpose (Redis away, load shed, shutting down) is a refusal like a 4xx: it says why, and is
     // logged so the id a client quotes can be found. Any other 5xx says nothing.
     if (statusCode >= 500 && !(statusCode === 503 && err.expose === true)) return internalError(err, statusCode, request, reply)
-    // Not a client that went away mid-request: nobody was refused, and nobody reads the answer.
-    if (!request.raw.socket.destroyed) app.logRefusal(request, statusCode, request.routeOptions.url ?? 'unmatched')
-    return reply.code(statusCode).send(errorBody(statusCode, clientMessage(err, request)))
+    const message = clientMessage(err, request)
+    // Not a client that went away mid-request: nobody was refused, and nobody reads the answer. An auth refusal says
+    // why (our own words, never the credential); other messages may quote what the client sent, a message's text too.
+    if (!request.raw.socket.destroyed) app.logRefusal(request, statusCode, request.routeOptions.url ?? 'unmatched', statusCode === 401 || statusCode === 403 ? message : undefined)
+    return reply.code(statusCode).send(errorBody(statusCode, message))
   })
 
   // Requests no route took, counted once answered: by the handler below, or by a hook before it (shedding, shutdown).

@@ -262,3 +262,24 @@ t.test('open mode refuses tokens in the URL too: a URL is never the place for a 
   await connect(t, server, '/ws/alice')
   t.equal(server.app.connections.connectionsOf('alice'), 1, 'without one, open mode needs no token')
 })
+
+t.test('an auth refusal is logged with its reason, never with the key or token', async t => {
+  // Regression: the line said only "statusCode":401, so an operator could not tell a wrong key from an expired token.
+  const logs = new LogCapture()
+  const server = await listen(t, secure, logs)
+  const wrongKey = 'y'.repeat(30)
+  t.equal((await post(server, '/send-message', { sender: 'a', receiver: 'b', message: 'x' }, auth(wrongKey))).status, 401)
+  const newsOnly = await mint(server, { userId: 'alice', topics: ['news'] })
+  t.equal((await refusedUpgrade(server, '/ws/alice?topics=admin', { headers: { authorization: `Bearer ${newsOnly}` } })).status, 403)
+  const refusals = logs.lines.filter(line => line.msg === 'request refused')
+  t.match(refusals, [
+    { statusCode: 401, route: '/send-message', reason: 'the API key is not valid' },
+    { statusCode: 403, route: '/ws/:userId', reason: 'token does not allow topic "admin"' }
+  ])
+  t.notMatch(logs.raw.join('\n'), wrongKey)
+  t.notMatch(logs.raw.join('\n'), newsOnly)
+  // Other refusals give no reason: a 400's message may quote what the client sent.
+  t.equal((await post(server, '/send-message', { sender: 'a', receiver: 'b' }, auth())).status, 400)
+  const invalid = logs.lines.find(line => line.msg === 'request refused' && line.statusCode === 400)
+  t.ok(invalid !== undefined && !('reason' in invalid), JSON.stringify(invalid))
+})
