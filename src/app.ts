@@ -86,7 +86,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(cors, corsOptions(config.allowedOrigins))
   await app.register(loadShedding, { maxEventLoopDelayMs: config.shedEventLoopDelayMs, maxHeapUsedBytes: config.shedHeapUsedBytes })
   await app.register(openapi)
-  await app.register(healthRoutes)
+  // Set by server.ts when a stop signal comes with SHUTDOWN_DELAY_MS: /ready fails while everything else serves on.
+  let leaving = false
+  app.decorate('leaveRotation', () => { leaving = true })
+  await app.register(healthRoutes, { leaving: () => leaving })
   await app.register(async (publisher) => {
     await publisher.register(publisherAuth, { rateLimitPerMinute: config.rateLimitPerMinute })
     await publisher.register(sendRoutes, { maxMessageLength: config.maxMessageLength, batchBodyLimit: config.batchBodyLimit })

@@ -22,6 +22,8 @@ export interface Config {
   heartbeatIntervalMs: number
   maxBufferedBytes: number
   shutdownTimeoutMs: number
+  /** After a stop signal, how long the node serves on with /ready failing before its shutdown begins. */
+  shutdownDelayMs: number
   /** The longest a client may take to send a whole request, headers and body (408 after it). */
   requestTimeoutMs: number
   /** Publisher keys for the POST routes; empty means publishing is open. */
@@ -72,6 +74,7 @@ export const defaultConfig: Readonly<Config> = Object.freeze({
   heartbeatIntervalMs: 30_000,
   maxBufferedBytes: 1024 * 1024,
   shutdownTimeoutMs: 10_000,
+  shutdownDelayMs: 0,
   requestTimeoutMs: 30_000,
   apiKeys: [],
   jwtSecret: null,
@@ -104,6 +107,7 @@ const EnvSchema = Type.Partial(Type.Object({
   HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 24 * 3600 * 1000 }),
   MAX_BUFFERED_BYTES: positive(1024 * 1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: positive(10 * 60 * 1000),
+  SHUTDOWN_DELAY_MS: Type.Integer({ minimum: 0, maximum: 10 * 60 * 1000 }),
   REQUEST_TIMEOUT_MS: positive(60 * 60 * 1000),
   NODE_ENV: Type.String(),
   AUTH: Type.Unsafe<'on' | 'off'>({ type: 'string', enum: ['on', 'off'] }),
@@ -236,6 +240,7 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
     heartbeatIntervalMs: parsed.HEARTBEAT_INTERVAL_MS ?? defaultConfig.heartbeatIntervalMs,
     maxBufferedBytes: parsed.MAX_BUFFERED_BYTES ?? defaultConfig.maxBufferedBytes,
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS ?? defaultConfig.shutdownTimeoutMs,
+    shutdownDelayMs: parsed.SHUTDOWN_DELAY_MS ?? defaultConfig.shutdownDelayMs,
     requestTimeoutMs: parsed.REQUEST_TIMEOUT_MS ?? defaultConfig.requestTimeoutMs,
     trustProxy: parseTrustProxy(parsed.TRUST_PROXY)
   }
@@ -253,6 +258,10 @@ function checkLimits (parsed: Env): void {
   const batchBodyLimit = parsed.BATCH_BODY_LIMIT ?? defaultConfig.batchBodyLimit
   if (batchBodyLimit < bodyLimit) {
     throw new ConfigError('BATCH_BODY_LIMIT', `of ${batchBodyLimit} bytes is smaller than BODY_LIMIT (${bodyLimit}): a batch could not carry the message a single send takes`)
+  }
+  const shutdownTimeoutMs = parsed.SHUTDOWN_TIMEOUT_MS ?? defaultConfig.shutdownTimeoutMs
+  if ((parsed.SHUTDOWN_DELAY_MS ?? 0) >= shutdownTimeoutMs) {
+    throw new ConfigError('SHUTDOWN_DELAY_MS', `of ${String(parsed.SHUTDOWN_DELAY_MS)} ms leaves no time to shut down: it counts toward SHUTDOWN_TIMEOUT_MS (${shutdownTimeoutMs}), so make it shorter, or raise the timeout`)
   }
   const heap = parsed.SHED_HEAP_USED_BYTES ?? 0
   if (heap > 0 && heap < MIN_SHED_HEAP_USED_BYTES) {

@@ -28,9 +28,15 @@ closeWithGrace({
   onTimeout: () => { app.log.error({ ms: config.shutdownTimeoutMs }, 'killed by timeout: the shutdown took longer than SHUTDOWN_TIMEOUT_MS') },
   onSecondSignal: signal => { app.log.error({ signal }, 'second signal: exiting at once, without finishing the shutdown') }
 }, async ({ signal, err }) => {
-  if (err !== undefined) app.log.error({ err }, 'shutting down after an unexpected error')
-  else app.log.info({ signal }, 'shutting down')
   const started = performance.now()
+  if (err !== undefined) app.log.error({ err }, 'shutting down after an unexpected error')
+  else if (config.shutdownDelayMs === 0) app.log.info({ signal }, 'shutting down')
+  else {
+    // Load balancers take a moment to see /ready fail; until they do, the work they send here is still served.
+    app.log.info({ signal, delayMs: config.shutdownDelayMs }, 'shutting down')
+    app.leaveRotation()
+    await new Promise(resolve => setTimeout(resolve, config.shutdownDelayMs))
+  }
   await app.close()
   // The last line of a clean stop, so a log shows it finished rather than being cut off.
   app.log.info({ ms: Math.round(performance.now() - started) }, 'shutdown complete')

@@ -19,6 +19,7 @@ t.test('every variable is read and converted', async t => {
     HEARTBEAT_INTERVAL_MS: '10000',
     MAX_BUFFERED_BYTES: '2048',
     SHUTDOWN_TIMEOUT_MS: '3000',
+    SHUTDOWN_DELAY_MS: '1500',
     REQUEST_TIMEOUT_MS: '5000',
     REDIS_URL: 'redis://:secret@redis.internal:6379/0',
     NODE_ID: 'pod-7',
@@ -41,6 +42,7 @@ t.test('every variable is read and converted', async t => {
     heartbeatIntervalMs: 10000,
     maxBufferedBytes: 2048,
     shutdownTimeoutMs: 3000,
+    shutdownDelayMs: 1500,
     requestTimeoutMs: 5000,
     apiKeys: [],
     jwtSecret: null,
@@ -71,6 +73,8 @@ t.test('limits that cannot work are refused: together, or against every request'
     [{ MAX_MESSAGE_LENGTH: '100000' }, 'invalid configuration: BODY_LIMIT of 16384 bytes is too small for MAX_MESSAGE_LENGTH 100000: such a message can take 400200 bytes (4 a character in UTF-8, and the JSON around it); raise BODY_LIMIT or lower MAX_MESSAGE_LENGTH'],
     [{ BODY_LIMIT: '4199' }, 'invalid configuration: BODY_LIMIT of 4199 bytes is too small for MAX_MESSAGE_LENGTH 1000: such a message can take 4200 bytes (4 a character in UTF-8, and the JSON around it); raise BODY_LIMIT or lower MAX_MESSAGE_LENGTH'],
     [{ BATCH_BODY_LIMIT: '10' }, 'invalid configuration: BATCH_BODY_LIMIT of 10 bytes is smaller than BODY_LIMIT (16384): a batch could not carry the message a single send takes'],
+    [{ SHUTDOWN_DELAY_MS: '10000' }, 'invalid configuration: SHUTDOWN_DELAY_MS of 10000 ms leaves no time to shut down: it counts toward SHUTDOWN_TIMEOUT_MS (10000), so make it shorter, or raise the timeout'],
+    [{ SHUTDOWN_DELAY_MS: '5000', SHUTDOWN_TIMEOUT_MS: '3000' }, 'invalid configuration: SHUTDOWN_DELAY_MS of 5000 ms leaves no time to shut down: it counts toward SHUTDOWN_TIMEOUT_MS (3000), so make it shorter, or raise the timeout'],
     [{ API_KEYS: ',' }, 'invalid configuration: API_KEYS lists no key, only separators; give the keys, or leave it unset'],
     [{ API_KEYS: ' , \n ,' }, 'invalid configuration: API_KEYS lists no key, only separators; give the keys, or leave it unset']
   ]
@@ -82,6 +86,7 @@ t.test('limits that cannot work are refused: together, or against every request'
     { MAX_MESSAGE_LENGTH: '100000', BODY_LIMIT: '400200' },
     { BODY_LIMIT: '4200' },
     { BATCH_BODY_LIMIT: '16384' },
+    { SHUTDOWN_DELAY_MS: '5000', SHUTDOWN_TIMEOUT_MS: '15000' },
     { API_KEYS: ' ' }
   ]
   for (const env of taken) t.doesNotThrow(() => loadConfig(env), JSON.stringify(env))

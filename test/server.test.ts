@@ -25,6 +25,30 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   })
 }
 
+t.test('SHUTDOWN_DELAY_MS: after the signal the node serves on, with /ready failing, then shuts down as usual', async t => {
+  // A load balancer takes a few seconds to see /ready fail; every send it routed here meanwhile used to get a 503.
+  const server = await startServer({ SHUTDOWN_DELAY_MS: '800', SHUTDOWN_TIMEOUT_MS: '5000' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const ws = new WebSocket(`${server.wsUrl}/ws/alice`)
+  await once(ws, 'open')
+  const frames: string[] = []
+  ws.on('message', data => frames.push(String(data)))
+  const closed = once(ws, 'close').then(([code]) => code as number)
+  const signalledAt = Date.now()
+  server.child.kill('SIGTERM')
+  await until(() => server.stdout().includes('"msg":"shutting down"'), 'the shutdown starts')
+  const ready = await fetch(`${server.url}/ready`)
+  t.same([ready.status, await ready.json()], [503, { statusCode: 503, error: 'Service Unavailable', message: 'not ready: shutting down' }])
+  const sent = await fetch(`${server.url}/send-message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sender: 'a', receiver: 'alice', message: 'during the delay' }) })
+  t.same([sent.status, ((await sent.json()) as { status: string }).status], [200, 'sent'])
+  t.equal(await closed, 1001)
+  t.ok(Date.now() - signalledAt >= 700, 'the connection stayed open through the delay')
+  t.match(frames, [/during the delay/])
+  t.equal(await server.exited, 0)
+  t.match(server.stdout(), /"signal":"SIGTERM","delayMs":800,"msg":"shutting down"/)
+  t.notMatch(server.stdout(), /"route":"\/ready"/, 'the failing /ready is not logged as a refusal')
+})
+
 t.test('a SIGTERM while the node waits for Redis at start-up stops it cleanly, without ever listening', async t => {
   // Regression: it killed the process (exit 143) without a line: the shutdown handler was installed after start-up.
   const proc = spawnServer({ PORT: '0', HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${await freePort()}` })
