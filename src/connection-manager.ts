@@ -21,6 +21,8 @@ export class Connection {
   closeCode: number | undefined = undefined
   /** Gives back what made this connection reachable (cluster mode: its Redis channels and presence). */
   release: () => void = noop
+  /** When it opened (performance.now()), for how long it stayed. */
+  readonly openedAt = performance.now()
 
   constructor (
     readonly id: string,

@@ -122,7 +122,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
     clearTimeout(connection.expiry)
     connections.remove(connection)
     app.metrics.wsClosed(code)
-    log.info({ connId: connection.id, userId: connection.userId, code }, 'ws closed')
+    log.info({ connId: connection.id, userId: connection.userId, code, ms: Math.round(performance.now() - connection.openedAt) }, 'ws closed')
   })
 
   app.route({
@@ -183,7 +183,7 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
       ;(admissions.get(request.raw) as () => void)()
       connections.add(connection)
       app.metrics.wsOpened()
-      log.info({ connId: connection.id, userId: connection.userId, topics: connection.topics.length }, 'ws connected')
+      log.info({ connId: connection.id, userId: connection.userId, topics: connection.topics.length, ip: request.ip }, 'ws connected')
       // Nothing may keep the upgrade's request and reply once the 101 is out (about 2.5 KiB per idle connection):
       // @fastify/websocket's 'error' listener closes over both (onError below logs the same), and the ServerResponse
       // stays attached to the TCP socket.

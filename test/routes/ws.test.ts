@@ -320,8 +320,11 @@ t.test('connects, closes and offline skips are logged with ids, never the messag
   await until(() => logs.find('ws closed') !== undefined, 'the close is logged', { intervalMs: 5 })
 
   t.match(logs.find('offline, message dropped'), { msgId: res.body.id, sender: 'bob', receiver: 'carol' })
-  t.match(logs.find('ws connected'), { userId: 'alice', connId: String })
-  t.match(logs.find('ws closed'), { userId: 'alice', code: 1000 })
+  // Regression: neither said where the client was or how long it stayed, which a reconnect loop shows at once.
+  t.match(logs.find('ws connected'), { userId: 'alice', connId: String, ip: '127.0.0.1' })
+  const closed = logs.find('ws closed')
+  t.match(closed, { userId: 'alice', code: 1000, ms: Number })
+  t.ok(Number(closed?.ms) >= 0 && Number.isInteger(closed?.ms), `ms ${String(closed?.ms)}`)
   t.notOk(logs.raw.some(line => line.includes('launch code')), 'message text never logged')
 })
 
