@@ -473,6 +473,9 @@ t.test('a Redis restarted without REDIS_URL\'s database: not ready, and the log 
   await new Promise(resolve => setTimeout(resolve, 300))
   const said = logs.lines.filter(line => /DB index/.test(String(line.err)))
   t.equal(said.length, 1, 'said once, for both connections, not again as a generic redis error')
+  // Regression: ioredis carries on in database 0 and says it is ready, which was logged as "redis connected".
+  const after = logs.lines.slice(logs.lines.indexOf(said[0] as Record<string, unknown>))
+  t.notOk(after.some(line => line.msg === 'redis connected'), 'not "connected" to a database it refused')
 })
 
 t.test('a node of the version before deadlines that died during an upgrade is reaped from presence after a minute', { skip }, async t => {

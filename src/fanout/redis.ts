@@ -332,7 +332,8 @@ export class RedisFanout implements Fanout {
     client.on('ready', () => {
       up = true
       lastError = ''
-      this.#log.info({ role }, 'redis connected')
+      // ioredis carries on in database 0 after a refused SELECT, and says it is ready.
+      if (!this.#wrongDatabase) this.#log.info({ role }, 'redis connected')
     })
     client.on('close', () => {
       if (up && !this.#closing) this.#log.error({ role }, 'redis connection lost; reconnecting')
