@@ -24,6 +24,13 @@ import { corsOptions, corsForEarlyAnswer } from './cors.js'
 import { formatValidationError } from './validation.js'
 import { lazyChildLogger } from './request-logger.js'
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Plain HTTP connections still open: what holds a shutdown that times out. */
+    openHttpConnections: () => number
+  }
+}
+
 export interface BuildOptions {
   /** Passed to Fastify: false (default) for silence, or pino options. */
   logger?: FastifyServerOptions['logger']
@@ -59,6 +66,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     drain.begin()
     done()
   })
+  // For the line of a shutdown that timed out: what still held it.
+  app.decorate('openHttpConnections', () => drain.connections)
   // Every answer names its request, so a client can quote it and an operator can grep for it. Set before any other
   // hook can answer (CORS preflights, load shedding, auth); Fastify keeps it on error answers too.
   // Callback-style hooks on every request: no promise per request on the send path.

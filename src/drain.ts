@@ -50,6 +50,11 @@ export class Drain {
     this.#begun = true
   }
 
+  /** Plain HTTP connections still open. */
+  get connections (): number {
+    return this.#sockets.size
+  }
+
   /** Whether the shutdown has begun. */
   get begun (): boolean {
     return this.#begun

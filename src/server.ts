@@ -25,7 +25,8 @@ closeWithGrace({
   delay: config.shutdownTimeoutMs,
   // Its own lines are plain text on stderr; these are JSON lines like every other.
   logger: app.log,
-  onTimeout: () => { app.log.error({ ms: config.shutdownTimeoutMs }, 'killed by timeout: the shutdown took longer than SHUTDOWN_TIMEOUT_MS') },
+  // WebSockets are cut off after their close grace, so what holds a shutdown this long is HTTP: a request under way.
+  onTimeout: () => { app.log.error({ ms: config.shutdownTimeoutMs, httpConnections: app.openHttpConnections() }, 'killed by timeout: the shutdown took longer than SHUTDOWN_TIMEOUT_MS') },
   onSecondSignal: signal => { app.log.error({ signal }, 'second signal: exiting at once, without finishing the shutdown') }
 }, async ({ signal, err }) => {
   const started = performance.now()

@@ -85,7 +85,8 @@ t.test('a shutdown held past SHUTDOWN_TIMEOUT_MS, or cut short by a second signa
   // Regression: both were plain text on stderr ("killed by timeout (1000ms)", "second SIGTERM, exiting"), the only
   // lines of the process that were not JSON.
   for (const [ending, expected] of [
-    ['timeout', { level: 50, ms: 1000, msg: 'killed by timeout: the shutdown took longer than SHUTDOWN_TIMEOUT_MS' }],
+    // Regression: the line did not say what held the shutdown.
+    ['timeout', { level: 50, ms: 1000, httpConnections: 1, msg: 'killed by timeout: the shutdown took longer than SHUTDOWN_TIMEOUT_MS' }],
     ['second signal', { level: 50, signal: 'SIGTERM', msg: 'second signal: exiting at once, without finishing the shutdown' }]
   ] as const) {
     const server = await startServer({ SHUTDOWN_TIMEOUT_MS: '1000' })
