@@ -427,6 +427,20 @@ t.test('a node that starts before Redis serves as not ready, then joins once Red
   t.equal((await alice.nextJson()).message, 'joined')
 })
 
+t.test('a Redis that stalls while a starting node tries its commands is no refusal: the node starts', { skip }, async t => {
+  // Only Redis saying no (NOPERM, a renamed command) stops start-up; a timeout is left to readiness.
+  const redis = await RedisServer.start(t)
+  const { Redis } = await import('ioredis')
+  const admin = new Redis(redis.url)
+  t.teardown(() => admin.disconnect())
+  await admin.call('CLIENT', 'PAUSE', '2500', 'WRITE') // the probe's PUBLISH waits past its 800 ms timeout
+  const logs = new LogCapture()
+  const node = await listen(t, { redisUrl: redis.url, nodeId: 'paused', nodeTtlMs: 2000 }, logs)
+  t.notOk(logs.lines.some(line => line.level === 60), 'no fatal line')
+  t.ok(logs.find('redis not reachable yet; /ready answers 503 until it is'), 'started not ready: the heartbeat timed out too')
+  await until(async () => (await fetch(`${node.url}/ready`)).status === 200, 'ready once Redis answers')
+})
+
 t.test('a Redis password changed under a running node is logged as such, once, and no log line repeats a key', { skip }, async t => {
   // Regression: ioredis's WRONGPASS was swallowed, so the log said only "not reachable", as for a Redis that is down;
   // and in cluster mode the node id was bound in every line and added again to two of them ("node" twice).

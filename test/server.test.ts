@@ -230,6 +230,18 @@ t.test('a Redis that refuses REDIS_URL (its password, its database) stops start-
   ])
 })
 
+t.test('a Redis user without the channels or commands pushwire needs stops start-up with one line naming REDIS_URL', { skip: redisMissing }, async t => {
+  // Regression: Redis 7 gives a new ACL user no channels. The node said it was ready, and every send and upgrade got
+  // a 503; a load balancer sent it all its share of the traffic.
+  const redis = await RedisServer.start(t, ['--user', 'nochannels', 'on', '>channel-less-password-1', '~*', '+@all', '--user', 'nopublish', 'on', '>publish-less-password-1', '~*', '&*', '+@all', '-publish'])
+  const at = `127.0.0.1:${redis.port}`
+  const local = { PORT: '0', HOST: '127.0.0.1' }
+  await exitsWithOneLine(t, [
+    [{ ...local, REDIS_URL: `redis://nochannels:channel-less-password-1@${at}` }, /^cannot start: REDIS_URL: Redis refused a command pushwire needs \(NOPERM this user has no permissions to access one of the channels used as arguments\); its user needs the keys and channels pw:\* \(~pw:\* &pw:\*\) and the commands of @pubsub, @scripting, @read and @write$/],
+    [{ ...local, REDIS_URL: `redis://nopublish:publish-less-password-1@${at}` }, /^cannot start: REDIS_URL: Redis refused a command pushwire needs \(NOPERM this user has no permissions to run the 'publish' command\);/]
+  ])
+})
+
 async function exitsWithOneLine (t: Test, cases: Array<[Record<string, string>, RegExp]>): Promise<void> {
   for (const [env, expected] of cases) {
     const proc = spawnServer(env)

@@ -142,8 +142,28 @@ export class RedisFanout implements Fanout {
   async started (timeoutMs: number): Promise<'ready' | 'unreachable' | { refused: string }> {
     const deadline = Date.now() + timeoutMs
     while (!this.ready && this.#refusal === null && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+    if (this.ready) await this.#tryPermissions()
     this.#starting = false
     return this.#refusal !== null ? { refused: this.#refusal } : this.ready ? 'ready' : 'unreachable'
+  }
+
+  /**
+   * Runs once what every send, upgrade and heartbeat will: Redis 7 gives a new ACL user no channels, and a node whose
+   * user lacks them said it was ready while every send failed. The user channel of the empty user id, which no user
+   * can have, is published to and subscribed to; then a heartbeat (the scripts, and the keys they touch).
+   */
+  async #tryPermissions (): Promise<void> {
+    const nobody = this.#user
+    try {
+      await this.#pub.publish(nobody, '')
+      await this.#sub.subscribe(nobody)
+      await this.#sub.unsubscribe(nobody)
+      await this.#pub.pwHeartbeat(this.#ledger, this.#silentMs)
+    } catch (err) {
+      // Redis said no (NOPERM, a command renamed away). Anything else (a timeout, a lost connection) is no setting to
+      // fix, and readiness tells it.
+      if (err instanceof ReplyError) this.#refusal = `Redis refused a command pushwire needs (${(err as Error).message}); its user needs the keys and channels pw:* (~pw:* &pw:*) and the commands of @pubsub, @scripting, @read and @write`
+    }
   }
 
   send (userId: string, message: OutgoingMessage): Promise<number> { return this.#publish(this.#user + userId, message) }
