@@ -233,13 +233,27 @@ t.test('a Redis that refuses REDIS_URL (its password, its database) stops start-
 t.test('a Redis user without the channels or commands pushwire needs stops start-up with one line naming REDIS_URL', { skip: redisMissing }, async t => {
   // Regression: Redis 7 gives a new ACL user no channels. The node said it was ready, and every send and upgrade got
   // a 503; a load balancer sent it all its share of the traffic.
-  const redis = await RedisServer.start(t, ['--user', 'nochannels', 'on', '>channel-less-password-1', '~*', '+@all', '--user', 'nopublish', 'on', '>publish-less-password-1', '~*', '&*', '+@all', '-publish'])
+  const redis = await RedisServer.start(t, ['--user', 'nochannels', 'on', '>channel-less-password-1', '~*', '+@all', '--user', 'nopublish', 'on', '>publish-less-password-1', '~*', '&*', '+@all', '-publish',
+    // The least the README says a user needs.
+    '--user', 'least', 'on', '>least-password-1', '~pushwire:*', '&pw:*', '+@pubsub', '+@scripting', '+@read', '+@write', '+time', '+info'])
   const at = `127.0.0.1:${redis.port}`
   const local = { PORT: '0', HOST: '127.0.0.1' }
   await exitsWithOneLine(t, [
-    [{ ...local, REDIS_URL: `redis://nochannels:channel-less-password-1@${at}` }, /^cannot start: REDIS_URL: Redis refused a command pushwire needs \(NOPERM this user has no permissions to access one of the channels used as arguments\); its user needs the keys and channels pw:\* \(~pw:\* &pw:\*\) and the commands of @pubsub, @scripting, @read and @write$/],
+    [{ ...local, REDIS_URL: `redis://nochannels:channel-less-password-1@${at}` }, /^cannot start: REDIS_URL: Redis refused a command pushwire needs \(NOPERM this user has no permissions to access one of the channels used as arguments\); its ACL user needs ~pushwire:\* &pw:\* \+@pubsub \+@scripting \+@read \+@write \+time \+info$/],
     [{ ...local, REDIS_URL: `redis://nopublish:publish-less-password-1@${at}` }, /^cannot start: REDIS_URL: Redis refused a command pushwire needs \(NOPERM this user has no permissions to run the 'publish' command\);/]
   ])
+  const least = await startServer({ REDIS_URL: `redis://least:least-password-1@${at}` })
+  t.teardown(() => { least.child.kill('SIGKILL') })
+  t.equal((await fetch(`${least.url}/ready`)).status, 200)
+  const ws = new WebSocket(`${least.wsUrl}/ws/alice`)
+  await once(ws, 'open')
+  const frame = once(ws, 'message')
+  const sent = await fetch(`${least.url}/send-message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sender: 'a', receiver: 'alice', message: 'hi' }) })
+  t.equal(sent.status, 200)
+  t.match(String((await frame)[0]), /"message":"hi"/)
+  ws.close()
+  least.child.kill('SIGTERM')
+  t.equal(await least.exited, 0)
 })
 
 async function exitsWithOneLine (t: Test, cases: Array<[Record<string, string>, RegExp]>): Promise<void> {

@@ -162,7 +162,7 @@ export class RedisFanout implements Fanout {
     } catch (err) {
       // Redis said no (NOPERM, a command renamed away). Anything else (a timeout, a lost connection) is no setting to
       // fix, and readiness tells it.
-      if (err instanceof ReplyError) this.#refusal = `Redis refused a command pushwire needs (${(err as Error).message}); its user needs the keys and channels pw:* (~pw:* &pw:*) and the commands of @pubsub, @scripting, @read and @write`
+      if (err instanceof ReplyError) this.#refusal = `Redis refused a command pushwire needs (${(err as Error).message}); its ACL user needs ~pushwire:* &pw:* +@pubsub +@scripting +@read +@write +time +info`
     }
   }
 
