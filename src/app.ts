@@ -3,7 +3,7 @@
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import cors from '@fastify/cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Config } from './config.js'
+import { closeGraceMs, type Config } from './config.js'
 import auth from './plugins/auth.js'
 import connections from './plugins/connections.js'
 import errorHandler, { unavailable } from './plugins/error-handler.js'
@@ -40,8 +40,7 @@ export interface BuildOptions {
 
 export async function buildApp (config: Config, options: BuildOptions = {}) {
   const drain = new Drain()
-  // How long a socket closed by the server may take to answer the close handshake: at a shutdown, or as a slow consumer.
-  const closeGraceMs = Math.min(2000, Math.floor(config.shutdownTimeoutMs / 2))
+  const closeGrace = closeGraceMs(config.shutdownTimeoutMs)
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: config.bodyLimit,
@@ -87,7 +86,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     redisUrl: config.redisUrl,
     nodeId: config.nodeId,
     nodeTtlMs: config.nodeTtlMs,
-    closeGraceMs
+    closeGraceMs: closeGrace
   })
   await app.register(auth, { apiKeys: config.apiKeys, jwtSecret: config.jwtSecret })
   // Before CORS, whose OPTIONS route it then measures like every other (it instruments routes as they are added).
@@ -116,7 +115,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     upgradeRatePerMinute: config.upgradeRatePerMinute,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
-    closeGraceMs
+    closeGraceMs: closeGrace
   })
   // After the WebSockets' close (their preClose hook comes first), just before Fastify closes the listener.
   app.addHook('preClose', (done) => {

@@ -131,6 +131,11 @@ const PATTERN_HINTS: Record<string, string> = {
   NODE_ID: 'must be 1-64 characters from A-Z a-z 0-9 _ - . :'
 }
 
+/** How long a socket the node closes (at a shutdown, or as a slow consumer) has to answer the close handshake. */
+export function closeGraceMs (shutdownTimeoutMs: number): number {
+  return Math.min(2000, Math.floor(shutdownTimeoutMs / 2))
+}
+
 /** A start-up configuration error: its message is the one line printed before exiting. */
 export class ConfigError extends Error {
   constructor (readonly variable: string, detail: string) {
@@ -260,8 +265,9 @@ function checkLimits (parsed: Env): void {
     throw new ConfigError('BATCH_BODY_LIMIT', `of ${batchBodyLimit} bytes is smaller than BODY_LIMIT (${bodyLimit}): a batch could not carry the message a single send takes`)
   }
   const shutdownTimeoutMs = parsed.SHUTDOWN_TIMEOUT_MS ?? defaultConfig.shutdownTimeoutMs
-  if ((parsed.SHUTDOWN_DELAY_MS ?? 0) >= shutdownTimeoutMs) {
-    throw new ConfigError('SHUTDOWN_DELAY_MS', `of ${String(parsed.SHUTDOWN_DELAY_MS)} ms leaves no time to shut down: it counts toward SHUTDOWN_TIMEOUT_MS (${shutdownTimeoutMs}), so make it shorter, or raise the timeout`)
+  const grace = closeGraceMs(shutdownTimeoutMs)
+  if ((parsed.SHUTDOWN_DELAY_MS ?? 0) + grace > shutdownTimeoutMs) {
+    throw new ConfigError('SHUTDOWN_DELAY_MS', `of ${String(parsed.SHUTDOWN_DELAY_MS)} ms leaves too little of SHUTDOWN_TIMEOUT_MS (${shutdownTimeoutMs}) for the shutdown: WebSockets get ${grace} ms to answer their close; make it shorter, or raise the timeout`)
   }
   const heap = parsed.SHED_HEAP_USED_BYTES ?? 0
   if (heap > 0 && heap < MIN_SHED_HEAP_USED_BYTES) {

@@ -31,7 +31,8 @@ closeWithGrace({
 }, async ({ signal, err }) => {
   const started = performance.now()
   if (err !== undefined) app.log.error({ err }, 'shutting down after an unexpected error')
-  else if (config.shutdownDelayMs === 0) app.log.info({ signal }, 'shutting down')
+  // No delay for a node that never listened (stopped while starting): no balancer was sending it anything.
+  else if (config.shutdownDelayMs === 0 || !app.server.listening) app.log.info({ signal }, 'shutting down')
   else {
     // Load balancers take a moment to see /ready fail; until they do, the work they send here is still served.
     app.log.info({ signal, delayMs: config.shutdownDelayMs }, 'shutting down')

@@ -19,7 +19,7 @@ t.test('every variable is read and converted', async t => {
     HEARTBEAT_INTERVAL_MS: '10000',
     MAX_BUFFERED_BYTES: '2048',
     SHUTDOWN_TIMEOUT_MS: '3000',
-    SHUTDOWN_DELAY_MS: '1500',
+    SHUTDOWN_DELAY_MS: '1000',
     REQUEST_TIMEOUT_MS: '5000',
     REDIS_URL: 'redis://:secret@redis.internal:6379/0',
     NODE_ID: 'pod-7',
@@ -42,7 +42,7 @@ t.test('every variable is read and converted', async t => {
     heartbeatIntervalMs: 10000,
     maxBufferedBytes: 2048,
     shutdownTimeoutMs: 3000,
-    shutdownDelayMs: 1500,
+    shutdownDelayMs: 1000,
     requestTimeoutMs: 5000,
     apiKeys: [],
     jwtSecret: null,
@@ -73,8 +73,9 @@ t.test('limits that cannot work are refused: together, or against every request'
     [{ MAX_MESSAGE_LENGTH: '100000' }, 'invalid configuration: BODY_LIMIT of 16384 bytes is too small for MAX_MESSAGE_LENGTH 100000: such a message can take 400200 bytes (4 a character in UTF-8, and the JSON around it); raise BODY_LIMIT or lower MAX_MESSAGE_LENGTH'],
     [{ BODY_LIMIT: '4199' }, 'invalid configuration: BODY_LIMIT of 4199 bytes is too small for MAX_MESSAGE_LENGTH 1000: such a message can take 4200 bytes (4 a character in UTF-8, and the JSON around it); raise BODY_LIMIT or lower MAX_MESSAGE_LENGTH'],
     [{ BATCH_BODY_LIMIT: '10' }, 'invalid configuration: BATCH_BODY_LIMIT of 10 bytes is smaller than BODY_LIMIT (16384): a batch could not carry the message a single send takes'],
-    [{ SHUTDOWN_DELAY_MS: '10000' }, 'invalid configuration: SHUTDOWN_DELAY_MS of 10000 ms leaves no time to shut down: it counts toward SHUTDOWN_TIMEOUT_MS (10000), so make it shorter, or raise the timeout'],
-    [{ SHUTDOWN_DELAY_MS: '5000', SHUTDOWN_TIMEOUT_MS: '3000' }, 'invalid configuration: SHUTDOWN_DELAY_MS of 5000 ms leaves no time to shut down: it counts toward SHUTDOWN_TIMEOUT_MS (3000), so make it shorter, or raise the timeout'],
+    // Regression: a delay that left less than the WebSockets' close grace turned every shutdown into an exit 1.
+    [{ SHUTDOWN_DELAY_MS: '8001' }, 'invalid configuration: SHUTDOWN_DELAY_MS of 8001 ms leaves too little of SHUTDOWN_TIMEOUT_MS (10000) for the shutdown: WebSockets get 2000 ms to answer their close; make it shorter, or raise the timeout'],
+    [{ SHUTDOWN_DELAY_MS: '5000', SHUTDOWN_TIMEOUT_MS: '3000' }, 'invalid configuration: SHUTDOWN_DELAY_MS of 5000 ms leaves too little of SHUTDOWN_TIMEOUT_MS (3000) for the shutdown: WebSockets get 1500 ms to answer their close; make it shorter, or raise the timeout'],
     [{ API_KEYS: ',' }, 'invalid configuration: API_KEYS lists no key, only separators; give the keys, or leave it unset'],
     [{ API_KEYS: ' , \n ,' }, 'invalid configuration: API_KEYS lists no key, only separators; give the keys, or leave it unset']
   ]
@@ -87,6 +88,7 @@ t.test('limits that cannot work are refused: together, or against every request'
     { BODY_LIMIT: '4200' },
     { BATCH_BODY_LIMIT: '16384' },
     { SHUTDOWN_DELAY_MS: '5000', SHUTDOWN_TIMEOUT_MS: '15000' },
+    { SHUTDOWN_DELAY_MS: '7999' },
     { API_KEYS: ' ' }
   ]
   for (const env of taken) t.doesNotThrow(() => loadConfig(env), JSON.stringify(env))

@@ -51,14 +51,16 @@ t.test('SHUTDOWN_DELAY_MS: after the signal the node serves on, with /ready fail
 
 t.test('a SIGTERM while the node waits for Redis at start-up stops it cleanly, without ever listening', async t => {
   // Regression: it killed the process (exit 143) without a line: the shutdown handler was installed after start-up.
-  const proc = spawnServer({ PORT: '0', HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${await freePort()}` })
+  const proc = spawnServer({ PORT: '0', HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${await freePort()}`, SHUTDOWN_DELAY_MS: '5000' })
   t.teardown(() => { proc.child.kill('SIGKILL') })
   await until(() => proc.stdout().includes('"msg":"redis error"'), 'start-up is waiting for Redis')
   proc.child.kill('SIGTERM')
   t.equal(await proc.exited, 0)
-  const messages = proc.stdout().trim().split('\n').map(line => (JSON.parse(line) as { msg: string }).msg)
-  t.notOk(messages.some(msg => msg.startsWith('Server listening')), 'never listened')
-  t.same(messages.slice(-2), ['shutting down', 'shutdown complete'])
+  const lines = proc.stdout().trim().split('\n').map(line => JSON.parse(line) as { msg: string, delayMs?: number })
+  t.notOk(lines.some(line => line.msg.startsWith('Server listening')), 'never listened')
+  t.same(lines.slice(-2).map(line => line.msg), ['shutting down', 'shutdown complete'])
+  // Regression: it sat through SHUTDOWN_DELAY_MS, though no load balancer had ever been sent here.
+  t.equal(lines.at(-2)?.delayMs, undefined, 'no delay for a node that never listened')
 })
 
 t.test('a client that never answers the close frame is cut off at shutdown, and its close is logged too', async t => {
