@@ -44,7 +44,7 @@ async function upgradeGuardPlugin (app: FastifyInstance, opts: UpgradeGuardOptio
     app.addHook('onRequest', async (request) => {
       const origin = request.headers.origin
       // No Origin: not a browser, so not a cross-site page riding on a user's cookies.
-      if (origin !== undefined && !allowed.has(origin)) throw httpError(403, `origin ${JSON.stringify(origin)} is not allowed (ALLOWED_ORIGINS)`)
+      if (origin !== undefined && !allowed.has(origin)) throw httpError(403, `origin ${JSON.stringify(shortened(origin))} is not allowed (ALLOWED_ORIGINS)`)
     })
   }
   if (opts.upgradeRatePerMinute > 0) {
@@ -54,6 +54,11 @@ async function upgradeGuardPlugin (app: FastifyInstance, opts: UpgradeGuardOptio
       errorResponseBuilder: (_request, context) => httpError(429, `too many WebSocket upgrades from this address: the limit is ${context.max} per minute (UPGRADE_RATE_PER_MINUTE); retry in ${context.after}`)
     })
   }
+}
+
+/** A client's header as quoted back (and logged as the refusal's reason): a real origin is far shorter than this. */
+function shortened (value: string): string {
+  return value.length > 100 ? `${value.slice(0, 100)}…` : value
 }
 
 /** Verifies the receiver token of an upgrade and notes when it expires; throws a 401 or 403. */

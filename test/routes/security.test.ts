@@ -150,6 +150,10 @@ t.test('upgrades from an Origin not on ALLOWED_ORIGINS get 403; no Origin (non-b
   const server = await listen(t, { allowedOrigins: [ORIGIN] })
   const res = await refusedUpgrade(server, '/ws/alice', { origin: 'https://evil.example.com' })
   t.same(res, { status: 403, body: { statusCode: 403, error: 'Forbidden', message: 'origin "https://evil.example.com" is not allowed (ALLOWED_ORIGINS)' } })
+  // Regression: a 6 KB Origin was quoted whole, in the answer and in the log line's reason.
+  const long = `https://${'a'.repeat(6000)}.example.com`
+  const longRes = await refusedUpgrade(server, '/ws/alice', { origin: long })
+  t.same([longRes.status, longRes.body.message], [403, `origin "https://${'a'.repeat(92)}…" is not allowed (ALLOWED_ORIGINS)`])
   await connect(t, server, '/ws/alice', { origin: ORIGIN })
   await connect(t, server, '/ws/alice')
   t.equal(server.app.connections.connectionsOf('alice'), 2)
