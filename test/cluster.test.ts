@@ -117,6 +117,27 @@ t.test('concurrent upgrades for one user stop at MAX_CONNECTIONS_PER_USER on eac
   t.match(await json(a, '/presence/alice'), { online: true, connections: 16 })
 })
 
+t.test('upgrades that one Redis reply confirms together each hold their place until registered, and all open', { skip }, async t => {
+  // Redis is paused while four upgrades for one user arrive, so that its replies come back in one read, and every
+  // upgrade passes the room check before the first is registered (the case above, made certain).
+  const { redis, a } = await cluster(t, { maxConnectionsPerUser: 4 })
+  redis.pause()
+  t.teardown(() => redis.resume())
+  let arrived = 0
+  a.app.server.on('upgrade', () => { arrived++ })
+  const sockets = Array.from({ length: 4 }, () => new WebSocket(`${a.wsUrl}/ws/bob`))
+  for (const ws of sockets) t.teardown(() => { ws.terminate() })
+  const opened = Promise.all(sockets.map(async ws => await once(ws, 'open')))
+  await until(() => arrived === 4, 'all four wait on Redis', { intervalMs: 5 })
+  redis.resume()
+  await opened
+  t.match(await json(a, '/presence/bob'), { online: true, connections: 4 })
+  const fifth = new WebSocket(`${a.wsUrl}/ws/bob`)
+  fifth.on('error', () => {}) // refused: ws reports the 429 as an error too
+  const [, response] = await once(fifth, 'unexpected-response') as [unknown, { statusCode: number }]
+  t.equal(response.statusCode, 429, 'the four places were all counted')
+})
+
 t.test('an upgrade whose client hangs up while Redis confirms it leaves nothing behind', { skip }, async t => {
   const { redis, a } = await cluster(t, { maxConnectionsPerUser: 2 })
   const { port } = new URL(a.url)
