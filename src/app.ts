@@ -40,7 +40,6 @@ export interface BuildOptions {
 
 export async function buildApp (config: Config, options: BuildOptions = {}) {
   const drain = new Drain()
-  const closeGrace = closeGraceMs(config.shutdownTimeoutMs)
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: config.bodyLimit,
@@ -86,7 +85,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     redisUrl: config.redisUrl,
     nodeId: config.nodeId,
     nodeTtlMs: config.nodeTtlMs,
-    closeGraceMs: closeGrace
+    closeGraceMs: closeGraceMs(config.shutdownTimeoutMs)
   })
   await app.register(auth, { apiKeys: config.apiKeys, jwtSecret: config.jwtSecret })
   // Before CORS, whose OPTIONS route it then measures like every other (it instruments routes as they are added).
@@ -114,8 +113,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     allowedOrigins: config.allowedOrigins,
     upgradeRatePerMinute: config.upgradeRatePerMinute,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    closeGraceMs: closeGrace
+    heartbeatIntervalMs: config.heartbeatIntervalMs
   })
   // After the WebSockets' close (their preClose hook comes first), just before Fastify closes the listener.
   app.addHook('preClose', (done) => {

@@ -48,6 +48,8 @@ export interface ConnectionManagerOptions {
   maxBufferedBytes: number
   /** Told after a slow consumer was unregistered and closed, with its unread bytes and the frame that did not fit. */
   onSlowConsumer?: (connection: Connection, queuedBytes: number) => void
+  /** How long a socket the server closes has to answer the close handshake before it is cut off (default 2 s). */
+  closeGraceMs?: number
 }
 
 export class ConnectionManager {
@@ -56,12 +58,14 @@ export class ConnectionManager {
   readonly #all = new Set<Connection>()
   readonly #maxBufferedBytes: number
   readonly #onSlowConsumer: (connection: Connection, queuedBytes: number) => void
+  readonly #closeGraceMs: number
   /** Every frame ever written; a plain number so the hot path pays nothing for metrics. */
   framesWritten = 0
 
   constructor (options: ConnectionManagerOptions) {
     this.#maxBufferedBytes = options.maxBufferedBytes
     this.#onSlowConsumer = options.onSlowConsumer ?? (() => {})
+    this.#closeGraceMs = options.closeGraceMs ?? 2000
   }
 
   /** Registers a connection under its user and each of its topics. */
@@ -82,12 +86,16 @@ export class ConnectionManager {
 
   /**
    * Closes a connection from the server side: unregistered at once (no more frames), and its code remembered,
-   * because a peer that stops reading never echoes the close frame back.
+   * because a peer that stops reading never echoes the close frame back. Such a peer (a slow consumer, a frozen tab,
+   * a partition) is cut off after the grace: ws would wait 30 s for its answer, holding the socket and its unread bytes.
    */
   close (connection: Connection, { code, reason }: CloseCode): void {
     this.remove(connection)
     connection.closeCode = code
-    connection.socket.close(code, reason)
+    const { socket } = connection
+    socket.close(code, reason)
+    const cutOff = setTimeout(() => { socket.terminate() }, this.#closeGraceMs).unref()
+    socket.once('close', () => { clearTimeout(cutOff) })
   }
 
   /** Writes to every open connection of a user; returns how many took the frame. */

@@ -25,14 +25,11 @@ type ConnectionsOptions = Pick<Config, 'maxBufferedBytes' | 'redisUrl' | 'nodeId
 async function connectionsPlugin (app: FastifyInstance, opts: ConnectionsOptions): Promise<void> {
   const connections = new ConnectionManager({
     maxBufferedBytes: opts.maxBufferedBytes,
-    onSlowConsumer: ({ id, userId, socket }, queuedBytes) => {
+    onSlowConsumer: ({ id, userId }, queuedBytes) => {
       app.metrics.slowConsumerClosed()
       app.log.warn({ connId: id, userId, queuedBytes, code: CLOSE.slowConsumer.code }, 'slow consumer closed')
-      // A client that is not reading will not read its close frame either, and ws would wait 30 s for the answer,
-      // holding the socket and its unread bytes. It gets the shutdown's grace instead.
-      const cutOff = setTimeout(() => { socket.terminate() }, opts.closeGraceMs).unref()
-      socket.once('close', () => { clearTimeout(cutOff) })
-    }
+    },
+    closeGraceMs: opts.closeGraceMs
   })
   app.decorate('connections', connections)
 

@@ -50,8 +50,6 @@ export interface WsRouteOptions {
   upgradeRatePerMinute: number
   maxConnectionsPerUser: number
   heartbeatIntervalMs: number
-  /** How long shutdown waits for clients to answer the 1001 close before cutting them off. */
-  closeGraceMs: number
 }
 
 const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) => {
@@ -298,23 +296,17 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsRouteOptions> = async (app, opts) =>
   }
   app.addHook('onClose', async () => clearTimeout(heartbeat))
 
-  /** Shutdown: close every socket with 1001, give clients a moment to answer, then cut off the rest. */
+  /**
+   * Shutdown: close every socket with 1001; close() cuts off those that do not answer within the grace. Waits for
+   * every close event, so that each is logged and counted before the process exits.
+   */
   async function closeAll (): Promise<void> {
     clearTimeout(heartbeat)
     const sockets = [...connections.connections()].map(connection => {
       connections.close(connection, CLOSE.goingAway)
       return connection.socket
     })
-    if (sockets.length === 0) return
-    let timer: NodeJS.Timeout | undefined
-    const grace = new Promise<void>(resolve => { timer = setTimeout(resolve, opts.closeGraceMs) })
-    const allClosed = Promise.all(sockets.map(closed))
-    await Promise.race([allClosed, grace])
-    clearTimeout(timer)
-    for (const socket of sockets) socket.terminate()
-    // The process exits once the app has closed: the cut-off sockets' close events (their log line, their metric)
-    // come a moment after terminate().
-    await allClosed
+    await Promise.all(sockets.map(closed))
   }
 }
 

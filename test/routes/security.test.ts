@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import t from 'tap'
 import WebSocket from 'ws'
 import { SignJWT } from 'jose'
-import { connect, listen, LogCapture, post, refusedUpgrade, type Overrides, type Server } from '../helper.js'
+import { connect, listen, LogCapture, post, refusedUpgrade, until, type Overrides, type Server } from '../helper.js'
 
 const KEY = 'publisher-key-0123456789abcdef'
 const OLD_KEY = 'rotated-out-key-0123456789abcdef'
@@ -286,4 +286,17 @@ t.test('an auth refusal is logged with its reason, never with the key or token',
   t.equal((await post(server, '/send-message', { sender: 'a', receiver: 'b' }, auth())).status, 400)
   const invalid = logs.lines.find(line => line.msg === 'request refused' && line.statusCode === 400)
   t.ok(invalid !== undefined && !('reason' in invalid), JSON.stringify(invalid))
+})
+
+t.test('a connection closed for its expired token that does not answer the close is cut off after the close grace', async t => {
+  // Regression: only a slow consumer had the cut-off; ws held any other unanswered close (here a 4001) for 30 s.
+  const logs = new LogCapture()
+  const server = await listen(t, { ...secure, shutdownTimeoutMs: 400 }, logs)
+  const token = await mint(server, { userId: 'alice', ttlSeconds: 3 })
+  const client = await connect(t, server, '/ws/alice', { headers: { authorization: `Bearer ${token}` } })
+  // A client gone quiet (a partition, a frozen tab): it never reads, so it never answers the close frame.
+  ;(client.ws as unknown as { _socket: { pause: () => void } })._socket.pause()
+  await until(() => logs.find('token expired, connection closed') !== undefined, 'the token expires', { timeoutMs: 10_000 })
+  await until(() => logs.find('ws closed') !== undefined, 'the socket is cut off', { timeoutMs: 5000 })
+  t.match(logs.find('ws closed'), { userId: 'alice', code: 4001 })
 })
