@@ -28,6 +28,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Plain HTTP connections still open: what holds a shutdown that times out. */
     openHttpConnections: () => number
+    /** Makes /ready fail from now on, so that load balancers stop sending work here before the shutdown begins. */
+    leaveRotation: () => void
   }
 }
 

@@ -146,7 +146,7 @@ export class ConfigError extends Error {
 
 /** A setting that passed its checks but that what it names refused while the node started (Redis, for REDIS_URL). */
 export class StartError extends Error {
-  constructor (readonly variable: string, detail: string) {
+  constructor (variable: string, detail: string) {
     super(`${variable}: ${detail}`)
     this.name = 'StartError'
   }

@@ -85,7 +85,7 @@ export class RedisFanout implements Fanout {
   #stalled = false
   /** Set when Redis refused REDIS_URL's database (SELECT): ioredis would carry on in database 0. Fixed by a restart. */
   #wrongDatabase = false
-  /** Why Redis refused REDIS_URL itself (its credentials or its database), while starting: no retry can fix that. */
+  /** Why Redis refused REDIS_URL while starting (its credentials, its database, its user's permissions): no retry fixes that. */
   #refusal: string | null = null
   /** Until started() answers: refusals are then its to report, in the one line that stops start-up. */
   #starting = true

@@ -5,13 +5,6 @@ import { HealthSchema, ReadySchema } from '../schemas/health.js'
 import { ErrorSchema } from '../schemas/common.js'
 import { errorBody } from '../plugins/error-handler.js'
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Makes /ready fail from now on, so that load balancers stop sending work here before the shutdown begins. */
-    leaveRotation: () => void
-  }
-}
-
 const healthRoutes: FastifyPluginAsyncTypebox<{ leaving: () => boolean }> = async (app, opts) => {
   app.get('/health', {
     schema: {
