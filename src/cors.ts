@@ -6,9 +6,11 @@ import type { AllowedOrigins } from './config.js'
 
 /** The methods a route may be made for; the 404 handler looks each up to tell a 405 from a 404. */
 export const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
-// Every one of them, though the routes take only GET and POST: a page that sends another then reads the 405 and its
-// Allow header, where a refused preflight would leave it an opaque network error.
-const METHODS = ROUTED_METHODS.join(', ')
+// Any method passes the preflight, though the routes take only GET and POST: a page that sends another then reads the
+// 405 and its Allow header, where a refused preflight would leave it an opaque network error. `*` covers the rest
+// (OPTIONS, PURGE, PROPFIND …) for requests without credentials, which are the only ones CORS lets through here
+// (no Access-Control-Allow-Credentials); the names before it are for browsers that predate the wildcard.
+const METHODS = [...ROUTED_METHODS, 'OPTIONS', '*'].join(', ')
 const ALLOWED_HEADERS = 'Content-Type, Authorization, X-Request-Id'
 // Without these a page's fetch() could not read the id to quote, when to retry, its rate-limit budget, why a key or
 // token was refused, or which methods a path takes. One string: @fastify/cors joins a list again on every request.

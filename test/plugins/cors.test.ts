@@ -66,7 +66,7 @@ t.test('a URL the router cannot take still answers a page: its preflight passes 
     })
     t.equal(pre.status, 204, `${path}: the preflight passes`)
     t.equal(pre.headers.get('access-control-allow-origin'), 'https://app.example.com')
-    t.equal(pre.headers.get('access-control-allow-methods'), 'GET, HEAD, POST, PUT, PATCH, DELETE')
+    t.equal(pre.headers.get('access-control-allow-methods'), 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, *')
     t.equal(pre.headers.get('access-control-allow-headers'), 'Content-Type, Authorization, X-Request-Id')
     t.equal(pre.headers.get('access-control-max-age'), '600')
     t.match(pre.headers.get('vary'), /origin/i)
