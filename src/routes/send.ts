@@ -5,7 +5,7 @@ import { OutgoingMessage } from '../message.js'
 import { ErrorSchema } from '../schemas/common.js'
 import { SendBatchResultSchema, SendResultSchema, broadcastBodySchema, publishBodySchema, sendBatchBodySchema, sendMessageBodySchema, type SendResult } from '../schemas/send.js'
 
-const responses = { 200: SendResultSchema, 400: ErrorSchema, 401: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema }
+const responses = { 200: SendResultSchema, 400: ErrorSchema, 401: ErrorSchema, 408: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema }
 const security = [{ apiKey: [] }]
 
 /** Counts the message; when nobody took it, logs the ids (never the text) and says so. */

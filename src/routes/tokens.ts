@@ -11,7 +11,7 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['auth'],
       security: [{ apiKey: [] }],
       body: MintTokenBodySchema,
-      response: { 200: MintedTokenSchema, 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema }
+      response: { 200: MintedTokenSchema, 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 408: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema }
     }
   }, async (request) => {
     const tokens = app.receiverTokens
