@@ -44,6 +44,11 @@ export interface RedisFanoutOptions {
   onPublished: (seconds: number) => void
   /** Told ioredis's message for each failed command (a flood of them while Redis is away: throttle the log). */
   onCommandFailed: (message: string) => void
+  /**
+   * Told of a message that reached this node for a user or topic none of its connections holds any more: they
+   * closed (a slow consumer's 1013, a client leaving) after Redis counted this node, so its sender was answered sent.
+   */
+  onDropped: (kind: 'direct' | 'topic', message: OutgoingMessage, target: string) => void
 }
 
 interface PresenceCommands {
@@ -304,9 +309,16 @@ export class RedisFanout implements Fanout {
   #deliver (channel: string, payload: Buffer): void {
     try {
       const message = OutgoingMessage.fromFrame(payload)
-      if (channel.startsWith(this.#user)) this.connections.send(channel.slice(this.#user.length), message)
-      else if (channel.startsWith(this.#topic)) this.connections.publish(channel.slice(this.#topic.length), message)
-      else this.connections.broadcast(message)
+      // A broadcast that finds no connection here is no loss: every node with a connection takes it too.
+      if (channel.startsWith(this.#user)) {
+        const userId = channel.slice(this.#user.length)
+        if (this.connections.send(userId, message) === 0) this.#options.onDropped('direct', message, userId)
+      } else if (channel.startsWith(this.#topic)) {
+        const topic = channel.slice(this.#topic.length)
+        if (this.connections.publish(topic, message) === 0) this.#options.onDropped('topic', message, topic)
+      } else {
+        this.connections.broadcast(message)
+      }
     } catch (err) {
       this.#log.error({ err, channel }, 'undeliverable message from redis')
     }

@@ -22,6 +22,9 @@ type ConnectionsOptions = Pick<Config, 'maxBufferedBytes' | 'redisUrl' | 'nodeId
   closeGraceMs: number
 }
 
+/** Ids only, never the text, as for an offline skip. */
+interface DropFields { msgId: string, sender: string, receiver?: string, topic?: string }
+
 async function connectionsPlugin (app: FastifyInstance, opts: ConnectionsOptions): Promise<void> {
   const connections = new ConnectionManager({
     maxBufferedBytes: opts.maxBufferedBytes,
@@ -41,6 +44,10 @@ async function connectionsPlugin (app: FastifyInstance, opts: ConnectionsOptions
   }
   // Every send fails while Redis is away: one line a second per kind of failure, with the count since the last.
   const reportFailure = throttled(app, (fields: { err: string }) => { app.log.warn(fields, 'redis command failed') })
+  // A slow consumer's batch can drop hundreds at once: one line a second per kind, `dropped` counting since the last.
+  const reportDrop = throttled(app, ({ refused, ...fields }: DropFields & { refused: number }) => {
+    app.log.warn({ ...fields, dropped: refused }, 'message reached this node after its receiver left, dropped')
+  })
   const fanout = new RedisFanout(connections, {
     url: opts.redisUrl,
     nodeId: opts.nodeId,
@@ -48,7 +55,11 @@ async function connectionsPlugin (app: FastifyInstance, opts: ConnectionsOptions
     log: app.log,
     // Read when called: the metrics plugin decorates the app after this one.
     onPublished: seconds => app.metrics.redisPublished(seconds),
-    onCommandFailed: message => { reportFailure(message, { err: message }) }
+    onCommandFailed: message => { reportFailure(message, { err: message }) },
+    onDropped: (kind, message, target) => {
+      app.metrics.droppedOnArrival(kind)
+      reportDrop(kind, { msgId: message.id, sender: message.sender, ...(kind === 'direct' ? { receiver: target } : { topic: target }) })
+    }
   })
   app.decorate('fanout', fanout)
   app.addHook('onClose', async () => { await fanout.close() })

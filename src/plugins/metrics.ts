@@ -19,6 +19,8 @@ export interface Metrics {
   heartbeatTerminated: () => void
   slowConsumerClosed: () => void
   redisPublished: (seconds: number) => void
+  /** Cluster mode: a message that reached this node after its receiver or topic's last connection here closed. */
+  droppedOnArrival: (kind: 'direct' | 'topic') => void
   /** A request no route took (404, or 405 for a known path), by method and status: never by path. */
   unmatched: (method: string, status: number, seconds: number) => void
 }
@@ -30,7 +32,7 @@ declare module 'fastify' {
 }
 
 const noop = (): void => {}
-export const NO_METRICS: Metrics = { message: noop, wsOpened: noop, wsClosed: noop, heartbeatTerminated: noop, slowConsumerClosed: noop, redisPublished: noop, unmatched: noop }
+export const NO_METRICS: Metrics = { message: noop, wsOpened: noop, wsClosed: noop, heartbeatTerminated: noop, slowConsumerClosed: noop, redisPublished: noop, droppedOnArrival: noop, unmatched: noop }
 
 export interface MetricsOptions {
   enabled: boolean
@@ -159,9 +161,12 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
   const httpDuration = new FastHistogram('pushwire_http_request_duration_seconds', 'HTTP request duration by route', registry)
 
   let redisPublish: Histogram | undefined
+  let dropped: Counter | undefined
   if (app.fanout.clustered) {
     gauge('pushwire_redis_up', '1 while both Redis connections are ready and Redis answers', () => app.fanout.ready ? 1 : 0)
     redisPublish = new Histogram({ name: 'pushwire_redis_publish_duration_seconds', help: 'Round trip of one PUBLISH to Redis', buckets: SECONDS_BUCKETS, registers: [registry] })
+    dropped = new Counter({ name: 'pushwire_messages_dropped_total', help: 'Messages answered sent that reached this node after the receiver\'s (or topic\'s) last connection here closed', labelNames: ['kind'], registers: [registry] })
+    for (const kind of ['direct', 'topic']) dropped.inc({ kind }, 0)
   }
 
   app.decorate<Metrics>('metrics', {
@@ -174,6 +179,7 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
     heartbeatTerminated: () => { heartbeatTerminations++ },
     slowConsumerClosed: () => { slowConsumerCloses++ },
     redisPublished: seconds => redisPublish?.observe(seconds),
+    droppedOnArrival: kind => dropped?.inc({ kind }),
     // One label set per method (Node's parser knows a fixed list) and status: a scan of random paths adds none.
     unmatched: (method, status, seconds) => {
       httpDuration.labelled(`${method} unmatched ${status}`, () => ({ method, route: 'unmatched', status_code: String(status) })).observe(seconds)
