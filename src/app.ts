@@ -19,7 +19,7 @@ import sendRoutes from './routes/send.js'
 import tokenRoutes from './routes/tokens.js'
 import wsRoutes from './routes/ws.js'
 import { Drain } from './drain.js'
-import { listenerOptions, missingHost } from './listener.js'
+import { listenerOptions, refusedHeaders, routeUnmetExpectations } from './listener.js'
 import { corsOptions, corsForEarlyAnswer } from './cors.js'
 import { formatValidationError } from './validation.js'
 import { lazyChildLogger } from './request-logger.js'
@@ -62,6 +62,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   // From the start of a shutdown every new request is turned away (Fastify adds Connection: close), while open
   // WebSockets are closed; the listener itself closes after them.
   drain.track(app.server)
+  routeUnmetExpectations(app.server)
   app.addHook('preClose', (done) => {
     drain.begin()
     done()
@@ -77,7 +78,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
       if (corsForEarlyAnswer(config.allowedOrigins, request, reply)) return
       return done(unavailable('shutting down: this request was not handled; retry on another node'))
     }
-    done(missingHost(request))
+    done(refusedHeaders(request))
   })
 
   // Before any route: a route takes the error handler in place when it is made (/metrics among them).

@@ -1,11 +1,11 @@
 // What both listeners (the main one, and METRICS_PORT's) share: request timeouts, request ids, JSON answers for
 // requests Node or Fastify refuse before any route, and the drain at shutdown.
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { LogController, type FastifyHttpOptions, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { AllowedOrigins } from './config.js'
 import { corsForEarlyAnswer } from './cors.js'
 import type { Drain } from './drain.js'
-import { clientErrorHandler, frameworkError, httpError } from './plugins/error-handler.js'
+import { clientErrorHandler, frameworkError, httpError, shortened } from './plugins/error-handler.js'
 import { requestId } from './request-id.js'
 
 export interface ListenerSettings {
@@ -41,11 +41,26 @@ export function listenerOptions (settings: ListenerSettings, drain: Drain): Fast
   }
 }
 
-/** Node would answer a request without Host with an empty 400 (requireHostHeader is off above): this says why. */
-export function missingHost (request: FastifyRequest): Error | undefined {
-  return request.headers.host === undefined && request.raw.httpVersion === '1.1'
-    ? httpError(400, 'the Host header is required in HTTP/1.1 (RFC 9112)')
-    : undefined
+/**
+ * Header checks Node would answer with an empty body: a request without Host (requireHostHeader is off above), and
+ * an Expect other than 100-continue (routeUnmetExpectations hands those to Fastify). This answers in JSON, says why,
+ * and the refusal is logged like any other.
+ */
+export function refusedHeaders (request: FastifyRequest): Error | undefined {
+  if (request.headers.host === undefined && request.raw.httpVersion === '1.1') return httpError(400, 'the Host header is required in HTTP/1.1 (RFC 9112)')
+  if (request.headers.expect !== undefined && unmetExpectations.has(request.raw)) {
+    return httpError(417, `the Expect header ${JSON.stringify(shortened(request.headers.expect))} cannot be met: only 100-continue can`)
+  }
+}
+
+const unmetExpectations = new WeakSet<IncomingMessage>()
+
+/** Node answers an Expect it cannot meet (anything but 100-continue) with a bare 417 itself; this routes it instead. */
+export function routeUnmetExpectations (server: Server): void {
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    unmetExpectations.add(request)
+    server.emit('request', request, response)
+  })
 }
 
 /**

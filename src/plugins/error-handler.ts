@@ -24,6 +24,11 @@ declare module 'fastify' {
   }
 }
 
+/** A client's header as quoted back (and logged as a refusal's reason): real values are far shorter than this. */
+export function shortened (value: string): string {
+  return value.length > 100 ? `${value.slice(0, 100)}…` : value
+}
+
 /** An error that the error handler answers with this status and, for a 4xx, this message. */
 export function httpError (statusCode: number, message: string): Error & { statusCode: number, expose: true } {
   return Object.assign(new Error(message), { statusCode, expose: true as const })

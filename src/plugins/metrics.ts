@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric
 import { CLOSE_CODES } from '../close-codes.js'
 import { bearerCredential } from '../auth.js'
 import { Drain } from '../drain.js'
-import { listenerOptions, missingHost, type ListenerSettings } from '../listener.js'
+import { listenerOptions, refusedHeaders, routeUnmetExpectations, type ListenerSettings } from '../listener.js'
 import errorHandler, { httpError } from './error-handler.js'
 
 export type MessageKind = 'direct' | 'topic' | 'broadcast'
@@ -226,11 +226,12 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
   const drain = new Drain()
   const side = Fastify({ loggerInstance: app.log.child({ listener: 'metrics' }), ...listenerOptions(opts.listener, drain) })
   drain.track(side.server)
+  routeUnmetExpectations(side.server)
   // The scraper's own requests are not this node's traffic: the error handler's count of unmatched ones goes nowhere.
   side.decorate('metrics', NO_METRICS)
   side.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
-    done(missingHost(request))
+    done(refusedHeaders(request))
   })
   await side.register(errorHandler)
   side.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await scrape()))

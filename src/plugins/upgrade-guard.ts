@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AuthFailure, bearerCredential, type ReceiverTokens } from '../auth.js'
 import type { AllowedOrigins } from '../config.js'
 import { refuseUrlCredentials } from './auth.js'
-import { httpError } from './error-handler.js'
+import { httpError, shortened } from './error-handler.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -54,11 +54,6 @@ async function upgradeGuardPlugin (app: FastifyInstance, opts: UpgradeGuardOptio
       errorResponseBuilder: (_request, context) => httpError(429, `too many WebSocket upgrades from this address: the limit is ${context.max} per minute (UPGRADE_RATE_PER_MINUTE); retry in ${context.after}`)
     })
   }
-}
-
-/** A client's header as quoted back (and logged as the refusal's reason): a real origin is far shorter than this. */
-function shortened (value: string): string {
-  return value.length > 100 ? `${value.slice(0, 100)}…` : value
 }
 
 /** Verifies the receiver token of an upgrade and notes when it expires; throws a 401 or 403. */

@@ -54,6 +54,11 @@ t.test('requests Node itself would refuse with no body, or drop, are answered in
   const tunnel = await rawExchange(t, server, 'CONNECT localhost:80 HTTP/1.1\r\nHost: localhost:80\r\n\r\n')
   t.match(tunnel, /^HTTP\/1\.1 405 Method Not Allowed\r\n.*x-request-id: [0-9a-f-]{36}\r\n/s)
   t.same(json(tunnel), { statusCode: 405, error: 'Method Not Allowed', message: 'CONNECT is not allowed: this server is no proxy' })
+  // Regression: an Expect other than 100-continue got Node's 417 with an empty body, no request id, and no log line.
+  const expectation = await rawExchange(t, server, 'POST /send-message HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nX-Request-Id: expect-1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}')
+  t.match(expectation, /^HTTP\/1\.1 417 .*\r\nx-request-id: expect-1\r\n/s)
+  t.same(json(expectation), { statusCode: 417, error: 'Expectation Failed', message: 'the Expect header "foo" cannot be met: only 100-continue can' })
+  t.match(await rawExchange(t, server, 'GET /health HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /, '100-continue is met')
 
   // A client that never ends its side must not keep the socket, outside every timeout, and hold up the shutdown.
   const { port } = new URL(server.url)

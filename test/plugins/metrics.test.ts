@@ -152,6 +152,8 @@ t.test('the METRICS_PORT listener answers and logs like the main one, and keeps 
   t.match(malformed, /^HTTP\/1\.1 400 .*\r\nx-request-id: .*"message":"malformed HTTP request: Invalid header token"/s)
   const noHost = await rawExchange(t, side, 'GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n')
   t.match(noHost, /"message":"the Host header is required in HTTP\/1\.1 \(RFC 9112\)"/)
+  const expectation = await rawExchange(t, side, 'GET /metrics HTTP/1.1\r\nHost: x\r\nExpect: bar\r\nConnection: close\r\n\r\n')
+  t.match(expectation, /^HTTP\/1\.1 417 .*"message":"the Expect header \\"bar\\" cannot be met: only 100-continue can"/s)
   const slow = await rawExchange(t, side, 'GET /metrics HTTP/1.1\r\nHost: x\r\n')
   t.match(slow, /^HTTP\/1\.1 408 .*within 300 ms \(REQUEST_TIMEOUT_MS\)/s)
 })
