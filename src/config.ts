@@ -58,6 +58,16 @@ export const MIN_API_KEY_LENGTH = 24
 export const MIN_JWT_SECRET_BYTES = 32
 /** A send's body around its text: two user ids of up to 64 characters, the keys and the punctuation. */
 const MESSAGE_ENVELOPE_BYTES = 200
+/**
+ * The most bytes one character of a message can take in a body: a JSON encoder may escape it, and Python's
+ * json.dumps does by default, writing 🎉 as \ud83c\udf89.
+ */
+const ESCAPED_CHARACTER_BYTES = 12
+
+/** The largest body a send of the longest message can need, however its client encodes it. */
+function largestSendBytes (maxMessageLength: number): number {
+  return ESCAPED_CHARACTER_BYTES * maxMessageLength + MESSAGE_ENVELOPE_BYTES
+}
 const MIN_SHED_HEAP_USED_BYTES = 64 * 1024 * 1024
 /** Limits that apply under NODE_ENV=production unless set; elsewhere the limits are off unless set. */
 export const PRODUCTION_LIMITS = { rateLimitPerMinute: 60_000, upgradeRatePerMinute: 1200 }
@@ -239,8 +249,8 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
     host: parsed.HOST ?? defaultConfig.host,
     logLevel: parsed.LOG_LEVEL ?? defaultConfig.logLevel,
     maxMessageLength: parsed.MAX_MESSAGE_LENGTH ?? defaultConfig.maxMessageLength,
-    bodyLimit: parsed.BODY_LIMIT ?? defaultConfig.bodyLimit,
-    batchBodyLimit: parsed.BATCH_BODY_LIMIT ?? defaultConfig.batchBodyLimit,
+    bodyLimit: bodyLimitOf(parsed),
+    batchBodyLimit: batchBodyLimitOf(parsed),
     maxConnectionsPerUser: parsed.MAX_CONNECTIONS_PER_USER ?? defaultConfig.maxConnectionsPerUser,
     heartbeatIntervalMs: parsed.HEARTBEAT_INTERVAL_MS ?? defaultConfig.heartbeatIntervalMs,
     maxBufferedBytes: parsed.MAX_BUFFERED_BYTES ?? defaultConfig.maxBufferedBytes,
@@ -251,16 +261,25 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
   }
 }
 
+/** BODY_LIMIT, or by default 16 KiB, raised to what the longest message can take when MAX_MESSAGE_LENGTH needs it. */
+function bodyLimitOf (parsed: Env): number {
+  return parsed.BODY_LIMIT ?? Math.max(defaultConfig.bodyLimit, largestSendBytes(parsed.MAX_MESSAGE_LENGTH ?? defaultConfig.maxMessageLength))
+}
+
+/** BATCH_BODY_LIMIT, or by default 4 MiB, raised to the body limit: a batch of one carries what a send takes. */
+function batchBodyLimitOf (parsed: Env): number {
+  return parsed.BATCH_BODY_LIMIT ?? Math.max(defaultConfig.batchBodyLimit, bodyLimitOf(parsed))
+}
+
 /** Limits that pass one by one but cannot work together, or would turn every request away. */
 function checkLimits (parsed: Env): void {
   const maxMessageLength = parsed.MAX_MESSAGE_LENGTH ?? defaultConfig.maxMessageLength
-  const bodyLimit = parsed.BODY_LIMIT ?? defaultConfig.bodyLimit
-  // Up to 4 bytes a character in UTF-8, and the JSON around the text (two ids of up to 64 characters, the keys).
-  const largestSend = 4 * maxMessageLength + MESSAGE_ENVELOPE_BYTES
+  const bodyLimit = bodyLimitOf(parsed)
+  const largestSend = largestSendBytes(maxMessageLength)
   if (bodyLimit < largestSend) {
-    throw new ConfigError('BODY_LIMIT', `of ${bodyLimit} bytes is too small for MAX_MESSAGE_LENGTH ${maxMessageLength}: such a message can take ${largestSend} bytes (4 a character in UTF-8, and the JSON around it); raise BODY_LIMIT or lower MAX_MESSAGE_LENGTH`)
+    throw new ConfigError('BODY_LIMIT', `of ${bodyLimit} bytes is too small for MAX_MESSAGE_LENGTH ${maxMessageLength}: such a message can take ${largestSend} bytes (12 a character when a JSON encoder escapes it, as Python's json.dumps writes 🎉 as \\ud83c\\udf89, and the JSON around it); raise BODY_LIMIT, leave it unset, or lower MAX_MESSAGE_LENGTH`)
   }
-  const batchBodyLimit = parsed.BATCH_BODY_LIMIT ?? defaultConfig.batchBodyLimit
+  const batchBodyLimit = batchBodyLimitOf(parsed)
   if (batchBodyLimit < bodyLimit) {
     throw new ConfigError('BATCH_BODY_LIMIT', `of ${batchBodyLimit} bytes is smaller than BODY_LIMIT (${bodyLimit}): a batch could not carry the message a single send takes`)
   }

@@ -70,8 +70,9 @@ t.test('limits that cannot work are refused: together, or against every request'
     [{ HEARTBEAT_INTERVAL_MS: '999' }, 'invalid configuration: HEARTBEAT_INTERVAL_MS must be >= 1000 (got "999")'],
     [{ SHED_HEAP_USED_BYTES: '1' }, 'invalid configuration: SHED_HEAP_USED_BYTES must be 0 (off) or at least 67108864 (64 MiB): an idle node\'s heap is about 30 MiB, so a lower limit sheds every POST (got 1)'],
     [{ SHED_HEAP_USED_BYTES: '99999999999999999999' }, 'invalid configuration: SHED_HEAP_USED_BYTES must be <= 1099511627776 (got "99999999999999999999")'],
-    [{ MAX_MESSAGE_LENGTH: '100000' }, 'invalid configuration: BODY_LIMIT of 16384 bytes is too small for MAX_MESSAGE_LENGTH 100000: such a message can take 400200 bytes (4 a character in UTF-8, and the JSON around it); raise BODY_LIMIT or lower MAX_MESSAGE_LENGTH'],
-    [{ BODY_LIMIT: '4199' }, 'invalid configuration: BODY_LIMIT of 4199 bytes is too small for MAX_MESSAGE_LENGTH 1000: such a message can take 4200 bytes (4 a character in UTF-8, and the JSON around it); raise BODY_LIMIT or lower MAX_MESSAGE_LENGTH'],
+    [{ MAX_MESSAGE_LENGTH: '100000', BODY_LIMIT: '400200' }, 'invalid configuration: BODY_LIMIT of 400200 bytes is too small for MAX_MESSAGE_LENGTH 100000: such a message can take 1200200 bytes (12 a character when a JSON encoder escapes it, as Python\'s json.dumps writes 🎉 as \\ud83c\\udf89, and the JSON around it); raise BODY_LIMIT, leave it unset, or lower MAX_MESSAGE_LENGTH'],
+    [{ BODY_LIMIT: '12199' }, 'invalid configuration: BODY_LIMIT of 12199 bytes is too small for MAX_MESSAGE_LENGTH 1000: such a message can take 12200 bytes (12 a character when a JSON encoder escapes it, as Python\'s json.dumps writes 🎉 as \\ud83c\\udf89, and the JSON around it); raise BODY_LIMIT, leave it unset, or lower MAX_MESSAGE_LENGTH'],
+    [{ MAX_MESSAGE_LENGTH: '1000000', BATCH_BODY_LIMIT: '4194304' }, 'invalid configuration: BATCH_BODY_LIMIT of 4194304 bytes is smaller than BODY_LIMIT (12000200): a batch could not carry the message a single send takes'],
     [{ BATCH_BODY_LIMIT: '10' }, 'invalid configuration: BATCH_BODY_LIMIT of 10 bytes is smaller than BODY_LIMIT (16384): a batch could not carry the message a single send takes'],
     // Regression: a delay that left less than the WebSockets' close grace turned every shutdown into an exit 1.
     [{ SHUTDOWN_DELAY_MS: '8001' }, 'invalid configuration: SHUTDOWN_DELAY_MS of 8001 ms leaves too little of SHUTDOWN_TIMEOUT_MS (10000) for the shutdown: WebSockets get 2000 ms to answer their close; make it shorter, or raise the timeout'],
@@ -84,14 +85,29 @@ t.test('limits that cannot work are refused: together, or against every request'
     { HEARTBEAT_INTERVAL_MS: '1000' },
     { SHED_HEAP_USED_BYTES: '0' },
     { SHED_HEAP_USED_BYTES: String(64 * 1024 * 1024) },
-    { MAX_MESSAGE_LENGTH: '100000', BODY_LIMIT: '400200' },
-    { BODY_LIMIT: '4200' },
+    { MAX_MESSAGE_LENGTH: '100000', BODY_LIMIT: '1200200' },
+    { MAX_MESSAGE_LENGTH: '1000000' },
+    { BODY_LIMIT: '12200' },
     { BATCH_BODY_LIMIT: '16384' },
     { SHUTDOWN_DELAY_MS: '5000', SHUTDOWN_TIMEOUT_MS: '15000' },
     { SHUTDOWN_DELAY_MS: '7999' },
     { API_KEYS: ' ' }
   ]
   for (const env of taken) t.doesNotThrow(() => loadConfig(env), JSON.stringify(env))
+})
+
+t.test('the longest message fits the default BODY_LIMIT even when a JSON encoder escapes every character', async t => {
+  // Regression: MAX_MESSAGE_LENGTH=4000 started with the default 16 KiB, and 4000 emoji from Python's json.dumps
+  // (ensure_ascii, \\ud83c\\udf89 for each) took 48 KB: a message of the allowed length got a 413.
+  const escapedBody = (length: number) => JSON.stringify({ sender: 's'.repeat(64), receiver: 'r'.repeat(64), message: '🎉'.repeat(length) })
+    .replace(/[\u0080-\uffff]/g, char => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  for (const length of [1000, 4000, 1_000_000]) {
+    const config = loadConfig({ MAX_MESSAGE_LENGTH: String(length) })
+    t.ok(Buffer.byteLength(escapedBody(length)) <= config.bodyLimit, `MAX_MESSAGE_LENGTH ${length}: BODY_LIMIT ${config.bodyLimit}`)
+    t.ok(config.batchBodyLimit >= config.bodyLimit, 'a batch still carries what a send takes')
+  }
+  t.equal(loadConfig({}).bodyLimit, 16 * 1024, 'the default stays 16 KiB where that is enough')
+  t.equal(loadConfig({}).batchBodyLimit, 4 * 1024 * 1024)
 })
 
 t.test('bad values throw a ConfigError naming the variable', async t => {
