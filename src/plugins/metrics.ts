@@ -4,10 +4,10 @@ import Fastify, { type FastifyInstance, type onResponseHookHandler } from 'fasti
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
 import { CLOSE_CODES } from '../close-codes.js'
-import { bearerCredential } from '../auth.js'
 import { Drain } from '../drain.js'
 import { listenerOptions, refusedHeaders, routeUnmetExpectations, type ListenerSettings } from '../listener.js'
-import errorHandler, { httpError } from './error-handler.js'
+import errorHandler from './error-handler.js'
+import { publisherKey } from './publisher-auth.js'
 
 export type MessageKind = 'direct' | 'topic' | 'broadcast'
 
@@ -211,10 +211,7 @@ async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions): Promi
     const keys = app.publisherKeys
     app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
       // With auth on, the main port's /metrics needs an API key; METRICS_PORT is for a private network instead.
-      if (keys.enabled && keys.match(bearerCredential(request.headers.authorization) ?? '') === 0) {
-        reply.header('www-authenticate', 'Bearer realm="pushwire"')
-        throw httpError(401, 'an API key is required for /metrics (or serve it on METRICS_PORT)')
-      }
+      if (keys.enabled) publisherKey(keys, request, reply, 'an API key is required for /metrics (or serve it on METRICS_PORT)')
       reply.type(registry.contentType)
       return await scrape()
     })

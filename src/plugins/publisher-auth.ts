@@ -3,8 +3,8 @@
 // Registered inside those routes' own contexts, so other GET routes and upgrades never run these hooks.
 import rateLimit from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
-import { bearerCredential } from '../auth.js'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { bearerCredential, type PublisherKeys } from '../auth.js'
 import { refuseUrlCredentials } from './auth.js'
 import { httpError } from './error-handler.js'
 
@@ -27,17 +27,7 @@ async function publisherAuthPlugin (app: FastifyInstance, opts: PublisherAuthOpt
 
   if (keys.enabled) {
     app.addHook('onRequest', async (request, reply) => {
-      const header = request.headers.authorization
-      const credential = bearerCredential(header)
-      const match = credential === null ? 0 : keys.match(credential)
-      if (match > 0) {
-        request.publisher = match
-        return
-      }
-      reply.header('www-authenticate', credential === null ? 'Bearer realm="pushwire"' : 'Bearer realm="pushwire", error="invalid_token"')
-      if (header === undefined) throw httpError(401, 'an API key is required: send "Authorization: Bearer <key>"')
-      if (credential === null) throw httpError(401, 'the Authorization header must be "Bearer <key>"')
-      throw httpError(401, 'the API key is not valid')
+      request.publisher = publisherKey(keys, request, reply)
     })
   }
 
@@ -50,6 +40,21 @@ async function publisherAuthPlugin (app: FastifyInstance, opts: PublisherAuthOpt
       errorResponseBuilder: (_request, context) => httpError(429, `rate limit of ${context.max} requests per minute exceeded (RATE_LIMIT_PER_MINUTE); retry in ${context.after}`)
     })
   }
+}
+
+/**
+ * Which API key (1-based) the request's `Authorization: Bearer <key>` holds; otherwise throws the 401 that says what
+ * is wrong, `required` when no header came, with the WWW-Authenticate that goes with it.
+ */
+export function publisherKey (keys: PublisherKeys, request: FastifyRequest, reply: FastifyReply, required = 'an API key is required: send "Authorization: Bearer <key>"'): number {
+  const header = request.headers.authorization
+  const credential = bearerCredential(header)
+  const match = credential === null ? 0 : keys.match(credential)
+  if (match > 0) return match
+  reply.header('www-authenticate', credential === null ? 'Bearer realm="pushwire"' : 'Bearer realm="pushwire", error="invalid_token"')
+  if (header === undefined) throw httpError(401, required)
+  if (credential === null) throw httpError(401, 'the Authorization header must be "Bearer <key>"')
+  throw httpError(401, 'the API key is not valid')
 }
 
 export default fp(publisherAuthPlugin, { name: 'publisher-auth', fastify: '5.x', dependencies: ['auth'] })

@@ -109,6 +109,11 @@ t.test('with auth on, /metrics on the main port needs an API key', async t => {
   // Regression: the route was made before the error handler, so its refusals were never logged.
   t.match(logs.find('request refused'), { statusCode: 401, route: '/metrics', reqId: denied.headers.get('x-request-id') })
   t.same(await denied.json(), { statusCode: 401, error: 'Unauthorized', message: 'an API key is required for /metrics (or serve it on METRICS_PORT)' })
+  // Regression: a wrong key and a header of another scheme were also told a key is required, as if none was sent.
+  const wrong = await fetch(`${server.url}/metrics`, { headers: { authorization: 'Bearer not-the-key-0123456789abcdef' } })
+  t.same([wrong.status, wrong.headers.get('www-authenticate'), (await wrong.json() as { message: string }).message], [401, 'Bearer realm="pushwire", error="invalid_token"', 'the API key is not valid'])
+  const basic = await fetch(`${server.url}/metrics`, { headers: { authorization: 'Basic YTpi' } })
+  t.same([basic.status, (await basic.json() as { message: string }).message], [401, 'the Authorization header must be "Bearer <key>"'])
   t.ok((await scrape(server.url, { authorization: `Bearer ${key}` })).length > 0)
 })
 
