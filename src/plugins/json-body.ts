@@ -19,6 +19,11 @@ async function jsonBodyPlugin (app: FastifyInstance): Promise<void> {
     const encoding = request.headers['content-encoding']
     // An empty header names no coding, like "identity".
     if (encoding !== undefined && encoding !== '' && encoding.toLowerCase() !== 'identity') return done(unsupportedEncoding(encoding), undefined)
+    // Node's parser takes "gzip, chunked" and undoes only the chunking: the coded bytes would be parsed as they came.
+    const transfer = request.headers['transfer-encoding']
+    if (transfer !== undefined && transfer.toLowerCase() !== 'chunked') {
+      return done(httpError(400, `Transfer-Encoding ${JSON.stringify(transfer)} is not supported: send the body chunked, or with a Content-Length`), undefined)
+    }
     if (!isUtf8(body)) return done(httpError(400, NOT_UTF8_MESSAGE), undefined)
     const text = body.toString()
     parse(request, text, (err, parsed) => {

@@ -2,7 +2,7 @@
 import { request } from 'node:http'
 import { gzipSync } from 'node:zlib'
 import t from 'tap'
-import { connect, listen, post, type Server } from '../helper.js'
+import { connect, listen, post, rawExchange, type Server } from '../helper.js'
 
 /** POSTs raw bytes (fetch would re-encode a string), resolving with the status and parsed JSON answer. */
 async function postBytes (server: Server, path: string, bytes: Buffer, headers: Record<string, string> = {}): Promise<{ status: number, headers: Record<string, unknown>, body: Record<string, unknown> }> {
@@ -51,6 +51,19 @@ t.test('a compressed body is a 415 that names its encoding and says what is acce
   t.equal((await postBytes(server, '/send-message', json, { 'content-encoding': '' })).status, 200, 'an empty header names no coding')
   t.match(await bob.nextJson(), { message: 'zipped' })
   t.match(await bob.nextJson(), { message: 'zipped' })
+})
+
+t.test('a body in a transfer coding other than chunked is a 400 that says so, and nothing is pushed', async t => {
+  // Regression: "Transfer-Encoding: gzip, chunked" was read as if only chunked, so a compressed body was parsed raw.
+  const server = await listen(t)
+  const bob = await connect(t, server, '/ws/bob')
+  const body = '{"sender":"x","receiver":"bob","message":"coded"}'
+  const chunked = (coding: string) => `POST /send-message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: ${coding}\r\nConnection: close\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`
+  const coded = await rawExchange(t, server, chunked('gzip, chunked'))
+  t.match(coded, /^HTTP\/1\.1 400 /)
+  t.same(JSON.parse(coded.slice(coded.indexOf('\r\n\r\n') + 4)), { statusCode: 400, error: 'Bad Request', message: 'Transfer-Encoding "gzip, chunked" is not supported: send the body chunked, or with a Content-Length' })
+  t.match(await rawExchange(t, server, chunked('Chunked')), /^HTTP\/1\.1 200 /, 'chunked alone, any case, is read')
+  t.match(await bob.nextJson(), { message: 'coded' }, 'only the chunked one was pushed')
 })
 
 t.test('a forbidden __proto__ or constructor.prototype key is named as such, not called invalid JSON', async t => {
