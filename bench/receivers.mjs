@@ -1,6 +1,7 @@
 // A receiver process: opens N WebSockets (ws or socket.io-client) spread over 127.0.0.x source addresses, counts
 // frames and records end-to-end latency (the message text carries its send time) in an HDR histogram.
 // The parent drives it over IPC: {cmd:'report'} -> {frames, histogram, lastAt}; {cmd:'reset'}; {cmd:'close'}.
+import { writeFileSync } from 'node:fs'
 import WebSocket from 'ws'
 import { io } from 'socket.io-client'
 import hdr from 'hdr-histogram-js'
@@ -10,6 +11,10 @@ const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 
 let frames = 0
 let lastAt = 0
 const nowMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000)
+// FRAME_LOG_DIR=DIR: every frame's send time and latency since the last reset, written to DIR/frames-PORT-PID.json
+// at each report (bench/tail-vs-gc.mjs). Off unless set: it costs the receivers an array push per frame.
+const frameLogDir = process.env.FRAME_LOG_DIR
+const frameLog = []
 
 const MARK = Buffer.from('t=')
 
@@ -36,6 +41,7 @@ function onFrame (data) {
   lastAt = at
   const sentAt = sentAtMicros(data)
   if (sentAt >= 0) histogram.recordValue(Math.max(1, at - sentAt))
+  if (frameLogDir !== undefined && sentAt >= 0) frameLog.push([sentAt, at - sentAt])
 }
 
 const sockets = []
@@ -75,11 +81,13 @@ try {
 
 process.on('message', message => {
   if (message.cmd === 'report') {
+    if (frameLogDir !== undefined) writeFileSync(`${frameLogDir}/frames-${new URL(url).port}-${process.pid}.json`, JSON.stringify(frameLog))
     process.send({ type: 'report', frames, lastAt, histogram: hdr.encodeIntoCompressedBase64(histogram) })
   } else if (message.cmd === 'reset') {
     frames = 0
     lastAt = 0
     histogram.reset()
+    frameLog.length = 0
     process.send({ type: 'reset' })
   } else if (message.cmd === 'close') {
     for (const socket of sockets) kind === 'socketio' ? socket.disconnect() : socket.terminate()
