@@ -63,11 +63,6 @@ const MESSAGE_ENVELOPE_BYTES = 200
  * json.dumps does by default, writing 🎉 as \ud83c\udf89.
  */
 const ESCAPED_CHARACTER_BYTES = 12
-
-/** The largest body a send of the longest message can need, however its client encodes it. */
-function largestSendBytes (maxMessageLength: number): number {
-  return ESCAPED_CHARACTER_BYTES * maxMessageLength + MESSAGE_ENVELOPE_BYTES
-}
 const MIN_SHED_HEAP_USED_BYTES = 64 * 1024 * 1024
 /** Limits that apply under NODE_ENV=production unless set; elsewhere the limits are off unless set. */
 export const PRODUCTION_LIMITS = { rateLimitPerMinute: 60_000, upgradeRatePerMinute: 1200 }
@@ -259,6 +254,11 @@ export function loadConfig (env: NodeJS.ProcessEnv): Config {
     requestTimeoutMs: parsed.REQUEST_TIMEOUT_MS ?? defaultConfig.requestTimeoutMs,
     trustProxy: parseTrustProxy(parsed.TRUST_PROXY)
   }
+}
+
+/** The largest body a send of the longest message can need, however its client encodes it. */
+function largestSendBytes (maxMessageLength: number): number {
+  return ESCAPED_CHARACTER_BYTES * maxMessageLength + MESSAGE_ENVELOPE_BYTES
 }
 
 /** BODY_LIMIT, or by default 16 KiB, raised to what the longest message can take when MAX_MESSAGE_LENGTH needs it. */
